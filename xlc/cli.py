@@ -1,0 +1,90 @@
+"""Command line: ``python -m xlc run ...`` and ``python -m xlc book ...``."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+from xlc.errors import XlcError
+
+EPILOG = """examples:
+  python -m xlc run                                   # embedded MiniLM, bundled data, everything
+  python -m xlc run --model minilm-random             # the same network, untrained (a control)
+  python -m xlc run --model bigscience/bloomz-560m --dtype bfloat16
+  python -m xlc run --model meta-llama/Llama-2-7b-chat-hf --device-map auto   # template and excluded languages from its family
+  python -m xlc run --data mvalue/ --concepts fairness toxicity --langs en zh fr
+"""
+
+
+def _list(value: str) -> list[str]:
+    return [v for part in value.split(",") for v in [part.strip()] if v]
+
+
+def build_parser() -> argparse.ArgumentParser:
+    from xlc.extract import TOKEN_RULES
+    from xlc.models import TEMPLATES
+    from xlc.vectors import METHODS
+
+    p = argparse.ArgumentParser(prog="xlc", description="Cross-lingual concepts: read value concepts out of a "
+                                "language model's hidden states in many languages, and compare them.")
+    sub = p.add_subparsers(dest="command", required=True)
+    r = sub.add_parser("run", help="extract hidden states and compute recognition, transfer and consistency",
+                       epilog=EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
+    r.add_argument("--model", default="minilm", help="hub id, local folder, 'minilm' (embedded default) or "
+                   "'minilm-random' (same network, random weights)")
+    r.add_argument("--data", help="folder with <concept>/<concept>_<lang>.json (default: the bundled data set)")
+    r.add_argument("--concepts", nargs="+", help="concepts to run (default: all found)")
+    r.add_argument("--langs", nargs="+", help="language codes to run (default: all found)")
+    r.add_argument("--method", default="mean_diff", choices=METHODS, help="concept-vector method (default: mean_diff, the paper's)")
+    r.add_argument("--token", default="last", choices=TOKEN_RULES, help="which token's state: last content token (the paper's) or mean")
+    r.add_argument("--template", default="auto", help=f"prompt template: auto (the model family's, else raw), "
+                   f"{', '.join(TEMPLATES)}, chat (the tokenizer's chat template), or a string with {{input}}")
+    r.add_argument("--family", default="auto", help="paper model family (llama2-chat, qwen-chat, bloomz): its "
+                   "template and its excluded languages apply; auto detects the paper's model ids; none ignores")
+    r.add_argument("--out", help="run folder (default: results/<model-slug>)")
+    r.add_argument("--test-size", type=float, default=0.2, help="share of items held out for testing (default 0.2)")
+    r.add_argument("--seed", type=int, default=0, help="seed of the split and of random methods (default 0)")
+    r.add_argument("--split", help="reuse the split.json of an earlier run")
+    r.add_argument("--batch-size", type=int, default=32)
+    r.add_argument("--padding-side", choices=["left", "right"], help="override the tokenizer's padding side")
+    r.add_argument("--dtype", default="auto", help="auto (float32 on CPU, bfloat16 on GPU), float32, bfloat16, float16")
+    r.add_argument("--device", default="auto", help="auto, cpu, cuda, cuda:1, ...")
+    r.add_argument("--device-map", help="'auto' to spread a large model over several GPUs (accelerate)")
+    r.add_argument("--revision", help="hub revision (branch, tag or commit)")
+    r.add_argument("--trust-remote-code", action="store_true", help="allow models that ship their own code")
+    r.add_argument("--cache", help="activation cache folder (default: $XLC_CACHE/activations or ~/.cache/xlc/activations)")
+    r.add_argument("--baseline-directions", type=int, default=16, help="random directions for the chance baseline")
+    r.add_argument("--quiet", action="store_true", help="no progress bars")
+
+    b = sub.add_parser("book", help="execute the notebooks for run folders and build the HTML book")
+    b.add_argument("--runs", nargs="+", required=True, help="run folders written by 'xlc run'")
+    b.add_argument("--out", default="book", help="folder for the executed notebooks and pages (default: book)")
+    b.add_argument("--no-html", action="store_true", help="execute notebooks only, do not build HTML")
+    b.add_argument("--quiet", action="store_true")
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        if args.command == "run":
+            from xlc.runner import RunConfig, run
+
+            if args.batch_size < 1:
+                raise XlcError(f"--batch-size {args.batch_size}: must be at least 1")
+            cfg = RunConfig(model=args.model, data=args.data, concepts=args.concepts, langs=args.langs,
+                            method=args.method, token=args.token, template=args.template, family=args.family,
+                            out=args.out, test_size=args.test_size, seed=args.seed, split=args.split,
+                            batch_size=args.batch_size, padding_side=args.padding_side, dtype=args.dtype,
+                            device=args.device, device_map=args.device_map, revision=args.revision,
+                            trust_remote_code=args.trust_remote_code, cache=args.cache,
+                            baseline_directions=args.baseline_directions, progress=not args.quiet)
+            run(cfg)
+        elif args.command == "book":
+            from xlc.book import build
+
+            build(args.runs, args.out, html=not args.no_html, progress=not args.quiet)
+    except XlcError as e:
+        print(f"xlc: error: {e}", file=sys.stderr)
+        return 2
+    return 0

@@ -1,0 +1,102 @@
+"""Hidden states of the last (or mean) content token at every layer, one forward pass a batch.
+
+Layers are the ``hidden_states`` indices 1..L of a transformers model (0, the embeddings, is not
+a layer here; L is after the final norm). The content token is found from the attention mask, so
+the state is the same whether the tokenizer pads on the left or the right; for an encoder the last
+content token is ``[SEP]``.
+"""
+
+from __future__ import annotations
+
+import inspect
+from dataclasses import dataclass
+
+import numpy as np
+from tqdm.auto import tqdm
+
+from xlc.models import apply_template
+
+TOKEN_RULES = ("last", "mean")
+
+
+def last_token_index(mask):
+    """Index of the last content token per row, for either padding side. ``mask``: ``[B, T]``."""
+    import torch
+
+    positions = torch.arange(mask.shape[1], device=mask.device)
+    return (mask * positions).argmax(1)
+
+
+@dataclass
+class Extractor:
+    """Collects ``[N, L, D]`` float32 states for a list of texts.
+
+    Texts are sorted by token length so that each batch pads little; ``position_ids`` are derived
+    from the mask when padding is on the left (GPT-2 and other absolute-position models need it).
+    """
+
+    model: object
+    tokenizer: object
+    template: str = "{input}"
+    token: str = "last"
+    batch_size: int = 32
+    padding_side: str | None = None  # None: the tokenizer's own
+    add_special_tokens: bool = True
+    progress: bool = True
+
+    def __post_init__(self):
+        if self.token not in TOKEN_RULES:
+            raise ValueError(f"token rule {self.token!r}: use one of {TOKEN_RULES}")
+        params = inspect.signature(self.model.forward).parameters
+        self._takes_positions = "position_ids" in params
+        self._takes_use_cache = "use_cache" in params
+
+    @property
+    def device(self):
+        return next(self.model.parameters()).device
+
+    def __call__(self, texts: list[str], desc: str = "forward") -> np.ndarray:
+        """States of ``texts``: float32 array ``[len(texts), L, D]``, in the order given."""
+        import torch
+
+        inputs = [apply_template(self.template, t) for t in texts]
+        lengths = [len(ids) for ids in self.tokenizer(inputs, add_special_tokens=self.add_special_tokens)["input_ids"]]
+        order = np.argsort(-np.asarray(lengths), kind="stable")
+        out = None
+        side = self.padding_side or self.tokenizer.padding_side
+        batches = [order[i:i + self.batch_size] for i in range(0, len(order), self.batch_size)]
+        with torch.inference_mode():
+            for batch in tqdm(batches, desc=desc, unit="batch", disable=not self.progress, leave=False):
+                states = self._forward([inputs[i] for i in batch], side)
+                if out is None:
+                    out = np.empty((len(texts),) + states.shape[1:], dtype=np.float32)
+                out[batch] = states
+        if out is None:
+            raise ValueError("no texts to extract")
+        return out
+
+    def _forward(self, texts: list[str], side: str) -> np.ndarray:
+        import torch
+
+        old_side = self.tokenizer.padding_side
+        self.tokenizer.padding_side = side
+        try:
+            enc = self.tokenizer(texts, padding=True, return_tensors="pt", add_special_tokens=self.add_special_tokens)
+        finally:
+            self.tokenizer.padding_side = old_side
+        enc = {k: v.to(self.device) for k, v in enc.items()}
+        mask = enc["attention_mask"]
+        kwargs = {"output_hidden_states": True}
+        if self._takes_use_cache:
+            kwargs["use_cache"] = False
+        if side == "left" and self._takes_positions:
+            kwargs["position_ids"] = (mask.cumsum(-1) - 1).clamp(min=0)
+        hidden = self.model(**enc, **kwargs).hidden_states[1:]
+        if self.token == "last":
+            rows = torch.arange(mask.shape[0], device=mask.device)
+            idx = last_token_index(mask)
+            states = torch.stack([h[rows, idx].float() for h in hidden], 1)
+        else:
+            weights = (mask / mask.sum(1, keepdim=True)).float().unsqueeze(-1)
+            states = torch.stack([(h.float() * weights).sum(1) for h in hidden], 1)
+        return states.cpu().numpy()
