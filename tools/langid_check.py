@@ -19,6 +19,6 @@ for lang in sys.argv[1:]:
     rep = quality.langid_report(root, [lang]).get(lang)
     if rep:
         print(f"{lang}: langid agrees on {rep['agree']:.1%} of {rep['n']} texts; confusions {rep['confusions']}")
-        for text, got in quality.langid_report(root, [lang])[lang]["examples"]:
+        for text, got in rep["examples"]:
             print(f"   as {got}: {text}")
     print(f"{lang}: {len(problems)} problems")

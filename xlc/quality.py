@@ -120,7 +120,7 @@ def langid_report(root: Path, langs, concepts=D.CONCEPTS) -> dict[str, dict]:
         confusions = Counter(g for g in got if g != lang)
         wrong = [(t, g) for t, g in zip(texts, got) if g != lang]
         report[lang] = {"n": len(texts), "agree": 1 - len(wrong) / len(texts), "confusions": dict(confusions),
-                        "examples": wrong[:5]}
+                        "examples": wrong}
     return report
 
 
