@@ -35,6 +35,7 @@ TEMPLATES = {
 WEIGHT_SUFFIXES = (".safetensors", ".bin", ".pt", ".pth", ".gguf")
 TOKENIZER_FILES = ("tokenizer.json", "tokenizer_config.json", "special_tokens_map.json", "vocab.txt",
                    "vocab.json", "merges.txt", "tokenizer.model", "added_tokens.json", "chat_template.jinja")
+MEMO_MIN_BYTES = 256 << 20
 ENCODER_TYPES = {"bert", "roberta", "xlm-roberta", "distilbert", "electra", "deberta", "deberta-v2", "mpnet",
                  "albert", "camembert", "modernbert"}
 
@@ -122,10 +123,13 @@ def _weights_hash(folder: Path) -> dict:
 
 
 def _cached_sha256(path: Path) -> str:
-    """sha256 of a (possibly multi-GB) file, remembered by (path, size, mtime) between runs."""
+    """sha256 of a weights file. Files over 256 MB (hashing one of several GB takes a while) are
+    remembered by (path, inode, size, mtime, ctime) between runs; smaller ones are always hashed."""
     st = path.stat()
+    if st.st_size < MEMO_MIN_BYTES:
+        return sha256_file(path)
     memo_dir = Path(os.environ.get("XLC_CACHE", Path.home() / ".cache" / "xlc")) / "file-hashes"
-    memo = memo_dir / (sha256_json([str(path.resolve()), st.st_size, st.st_mtime_ns])[:32] + ".txt")
+    memo = memo_dir / (sha256_json([str(path.resolve()), st.st_ino, st.st_size, st.st_mtime_ns, st.st_ctime_ns])[:32] + ".txt")
     if memo.is_file():
         return memo.read_text().strip()
     digest = sha256_file(path)
@@ -263,3 +267,21 @@ def template_for(name: str, tokenizer=None) -> str:
 
 def apply_template(template: str, text: str) -> str:
     return template.replace("{input}", text)
+
+
+def count_parameters(folder: Path) -> int | None:
+    """Number of weights in a model folder, read from the safetensors headers (no weights loaded)."""
+    from safetensors import safe_open
+
+    files = sorted(Path(folder).glob("*.safetensors"))
+    if not files:
+        return None
+    total = 0
+    for f in files:
+        with safe_open(str(f), framework="numpy") as fh:
+            for name in fh.keys():
+                n = 1
+                for d in fh.get_slice(name).get_shape():
+                    n *= d
+                total += n
+    return total

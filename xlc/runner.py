@@ -55,12 +55,12 @@ class RunConfig:
     cache: str | None = None
     baseline_directions: int = 16
     progress: bool = True
-    log: object = field(default=sys.stderr, repr=False)
+    log: object = field(default="stderr", repr=False)  # a stream, "stderr", or None for silence
 
 
 def _say(cfg: RunConfig, msg: str) -> None:
     if cfg.log is not None:
-        print(msg, file=cfg.log)
+        print(msg, file=sys.stderr if cfg.log == "stderr" else cfg.log)
 
 
 def select(cfg: RunConfig, root: Path, fam: dict | None) -> tuple[list[str], dict[str, list[str]]]:
@@ -157,6 +157,7 @@ def run(cfg: RunConfig) -> Path:
         "xlc_version": __version__,
         "model": spec.name, "model_source": spec.source, "model_path": str(spec.path),
         "revision": spec.revision, "model_identity": spec.identity,
+        "num_parameters": models.count_parameters(spec.path),
         "num_layers": int(next(iter(vecs.values())).shape[0]), "hidden_size": int(next(iter(vecs.values())).shape[1]),
         "family": fam["name"] if fam else None,
         "excluded_languages": sorted(set(fam["excluded_languages"])) if fam else [],

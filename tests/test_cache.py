@@ -1,0 +1,63 @@
+import numpy as np
+
+from xlc.cache import ActivationCache
+from xlc.runner import RunConfig, run
+
+
+def test_cache_hit_miss_and_damage(tmp_path):
+    cache = ActivationCache(tmp_path)
+    ident = {"model": "m", "template": "{input}"}
+    key = cache.key(ident, ["a", "b"])
+    assert cache.get(key) is None
+    states = np.arange(24, dtype=np.float32).reshape(2, 3, 4)
+    cache.put(key, states, {"n": 2})
+    np.testing.assert_array_equal(cache.get(key), states)
+    assert cache.key(ident, ["a", "c"]) != key
+    assert cache.key(ident, ["b", "a"]) != key
+    assert cache.key(dict(ident, template="[INST] {input}"), ["a", "b"]) != key
+    tensors = next(tmp_path.rglob("*.safetensors"))
+    tensors.write_bytes(b"garbage")
+    assert cache.get(key) is None  # a damaged entry is a miss, never an error or stale data
+    assert not list(tmp_path.rglob("*.tmp"))
+
+
+def test_second_run_does_no_forward_pass_and_changes_miss(tiny_dirs, dataset, tmp_path):
+    import json
+
+    cfg = dict(model=str(tiny_dirs["qwen2"]), data=str(dataset), progress=False, log=None, baseline_directions=2)
+    first = run(RunConfig(out=str(tmp_path / "a"), **cfg))
+    rec1 = json.loads((first / "run.json").read_text())
+    assert rec1["counts"]["texts_forwarded"] > 0 and rec1["counts"]["cache_hits"] == 0
+    second = run(RunConfig(out=str(tmp_path / "b"), **cfg))
+    rec2 = json.loads((second / "run.json").read_text())
+    assert rec2["counts"]["texts_forwarded"] == 0 and rec2["counts"]["cache_hits"] == rec1["counts"]["cache_misses"]
+    assert (first / "transfer.csv").read_text() == (second / "transfer.csv").read_text()
+    # a change of token rule or template is a different key: never served stale states
+    third = run(RunConfig(out=str(tmp_path / "c"), token="mean", **cfg))
+    assert json.loads((third / "run.json").read_text())["counts"]["cache_hits"] == 0
+    fourth = run(RunConfig(out=str(tmp_path / "d"), template="Q: {input}", **cfg))
+    assert json.loads((fourth / "run.json").read_text())["counts"]["cache_hits"] == 0
+    # editing one text of one file misses only that (concept, language)
+    path = dataset / "morality" / "morality_fr.json"
+    raw = json.loads(path.read_text())
+    raw["g0"]["00"]["pos"] += " encore"
+    path.write_text(json.dumps(raw, ensure_ascii=False))
+    fifth = run(RunConfig(out=str(tmp_path / "e"), **cfg))
+    rec5 = json.loads((fifth / "run.json").read_text())
+    assert rec5["counts"]["cache_misses"] == 1 and rec5["counts"]["texts_forwarded"] == 40
+
+
+def test_changed_weights_miss(tiny_dirs, dataset, tmp_path):
+    import json
+    import shutil
+
+    from xlc.testing import save_tiny
+
+    folder = tmp_path / "m"
+    shutil.copytree(tiny_dirs["llama"], folder)
+    cfg = dict(model=str(folder), data=str(dataset), progress=False, log=None, baseline_directions=0,
+               concepts=["morality"], langs=["en"])
+    run(RunConfig(out=str(tmp_path / "a"), **cfg))
+    save_tiny("llama", folder, seed=1)  # same files, other weights
+    rec = json.loads((run(RunConfig(out=str(tmp_path / "b"), **cfg)) / "run.json").read_text())
+    assert rec["counts"]["cache_hits"] == 0

@@ -1,0 +1,107 @@
+from fractions import Fraction
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from xlc import metrics
+from xlc.reference import paper_table8
+
+
+def loop_transfer(vectors, diffs):
+    S, (T, L) = len(vectors), (len(diffs), vectors.shape[1])
+    acc = np.zeros((S, T, L))
+    for s in range(S):
+        for t in range(T):
+            for l in range(L):
+                acc[s, t, l] = np.mean([float(np.dot(d[l], vectors[s, l]) > 0) for d in diffs[t]])
+    return acc
+
+
+def test_transfer_matches_a_loop_with_ragged_targets():
+    rng = np.random.default_rng(0)
+    V = rng.standard_normal((3, 4, 8))
+    diffs = [rng.standard_normal((n, 4, 8)) for n in (5, 9, 2)]
+    padded, mask = metrics.pad_pairs(diffs)
+    acc, correct = metrics.transfer(V, padded, mask)
+    np.testing.assert_allclose(acc, loop_transfer(V, diffs))
+    assert correct.shape == (3, 3, 9, 4) and not correct[:, 2, 2:].any()  # padding never counts
+
+
+def test_tie_is_not_a_success():
+    V = np.array([[[1.0, 0.0]]])
+    padded, mask = metrics.pad_pairs([np.array([[[0.0, 5.0]], [[1.0, 0.0]]])])
+    acc, _ = metrics.transfer(V, padded, mask)
+    assert acc[0, 0, 0] == 0.5
+
+
+def test_consistency_is_cosine_and_symmetric():
+    V = np.array([[[1.0, 0.0]], [[1.0, 1.0]], [[-2.0, 0.0]]])
+    cos = metrics.consistency(V)
+    assert cos.shape == (3, 3, 1)
+    assert cos[0, 1, 0] == pytest.approx(1 / np.sqrt(2)) and cos[0, 2, 0] == pytest.approx(-1)
+    np.testing.assert_allclose(cos[..., 0], cos[..., 0].T)
+
+
+def long_table(acc_by_concept, langs):
+    """acc_by_concept: {concept: array [S, T, L]} -> transfer.csv-style rows."""
+    rows = []
+    for c, a in acc_by_concept.items():
+        for s, src in enumerate(langs):
+            for t, tgt in enumerate(langs):
+                for l in range(a.shape[2]):
+                    rows.append((c, src, tgt, l + 1, a[s, t, l], 10))
+    return pd.DataFrame(rows, columns=["concept", "source", "target", "layer", "accuracy", "n_test"])
+
+
+def test_best_layer_then_mean_over_concepts():
+    langs = ["en", "fr"]
+    a = np.array([[[0.5, 0.9], [0.6, 0.7]], [[0.8, 0.2], [0.4, 0.4]]])  # [S, T, L]
+    b = np.array([[[0.7, 0.7], [1.0, 0.0]], [[0.6, 0.5], [0.3, 0.9]]])
+    df = long_table({"a": a, "b": b}, langs)
+    best = metrics.best_layer(df)
+    row = best[(best.concept == "b") & (best.source == "en") & (best.target == "en")].iloc[0]
+    assert row.layer == 1 and row.accuracy == 0.7  # tie: lowest layer
+    m = metrics.accuracy_matrix(df, langs)
+    assert m.loc["en", "en"] == pytest.approx((0.9 + 0.7) / 2)
+    assert m.loc["en", "fr"] == pytest.approx((0.7 + 1.0) / 2)
+    assert m.loc["fr", "en"] == pytest.approx((0.8 + 0.6) / 2)
+    d = metrics.delta(m)
+    assert d.loc["fr", "en"] == pytest.approx(0.7 - 0.8)  # Acc(fr->en) - Acc(en)
+    assert d.loc["en", "fr"] == pytest.approx(0.85 - 0.65)
+
+
+def test_table7_hand_computed():
+    # Acc(A) on the diagonal; Acc(s->t) off it. Sources are rows.
+    m = pd.DataFrame([[0.9, 0.8, 0.5],
+                      [0.7, 0.6, 0.4],
+                      [0.95, 0.3, 0.5]], index=list("abc"), columns=list("abc"))
+    t7 = metrics.table7(m)
+    # ordered pairs (A, B): geq = Acc(A) >= Acc(B); effective = Acc(A->B) >= Acc(B)
+    # (a,b): .9>=.6, .8>=.6 eff | (a,c): .9>=.5, .5>=.5 eff | (b,a): .6<.9, .7<.9 no
+    # (b,c): .6>=.5, .4<.5 no   | (c,a): .5<.9, .95>=.9 eff | (c,b): .5<.6, .3<.6 no
+    assert t7["counts"] == {"geq_and_transfer": 2, "geq_and_no_transfer": 1, "lt_and_transfer": 1,
+                            "lt_and_no_transfer": 2}
+    assert t7["n_pairs"] == 6 and t7["geq_and_transfer"] == pytest.approx(100 * 2 / 6)
+    assert sum(t7[k] for k in t7["counts"]) == pytest.approx(100)
+
+
+def test_table8_fractions_and_paper_truncation():
+    m = pd.DataFrame([[0.9, 0.8, 0.5],
+                      [0.7, 0.6, 0.4],
+                      [0.95, 0.3, 0.5]], index=list("abc"), columns=list("abc"))
+    t8 = metrics.table8(m, ["a", "b", "c"])
+    assert t8 == {"a": Fraction(1, 2), "b": Fraction(1, 2), "c": Fraction(1, 2)}
+    assert metrics.table8_display({"x": Fraction(6, 7), "y": Fraction(1, 7)}) == {"x": 85, "y": 14, "avg": 49}
+
+
+def test_display_reproduces_the_papers_printed_rows():
+    # every printed row of the paper is k/7 truncated, with avg the truncated mean of the truncated values
+    for row in paper_table8().itertuples():
+        values = [getattr(row, l) for l in ["en", "zh", "fr", "es", "pt", "vi", "ca", "id"]]
+        fractions = {}
+        for lang, v in zip(["en", "zh", "fr", "es", "pt", "vi", "ca", "id"], values):
+            k = [k for k in range(8) if metrics.truncate_percent(Fraction(k, 7)) == v]
+            assert len(k) == 1, (row, lang, v)
+            fractions[lang] = Fraction(k[0], 7)
+        assert metrics.table8_display(fractions)["avg"] == row.avg
