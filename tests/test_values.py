@@ -1,0 +1,56 @@
+"""The bundled value-pair data set: 7 concepts x 16 languages x >= 64 parallel pairs, all checks."""
+
+import pytest
+
+from xlc import data as D
+from xlc import quality
+
+ROOT = D.bundled_root()
+MIN_PAIRS = 64
+
+
+def test_every_concept_and_language_is_there():
+    found = D.discover(ROOT)
+    assert sorted(found) == sorted(D.CONCEPTS)
+    for concept in D.CONCEPTS:
+        assert found[concept] == sorted(D.LANGUAGES), concept
+
+
+@pytest.mark.parametrize("concept", D.CONCEPTS)
+def test_parallel_keys_and_counts(concept):
+    langs = list(D.LANGUAGES)
+    assert quality.check_alignment(ROOT, concept, langs) == []
+    for lang in langs:
+        assert len(D.load_pairs(ROOT, concept, lang)) >= MIN_PAIRS, (concept, lang)
+
+
+@pytest.mark.parametrize("lang", D.LANGUAGES)
+def test_schema_script_duplicates_and_length_ratio(lang):
+    problems = [p for c in D.CONCEPTS for p in quality.check_file(ROOT, c, lang)]
+    assert problems == [], "\n".join(problems[:20])
+
+
+def test_language_identification_agrees_on_95_percent():
+    report = quality.langid_report(ROOT, D.LANGUAGES)
+    assert set(report) == set(D.LANGUAGES) - {"ny"}  # py3langid has no Chichewa model
+    lines = [f"{l}: {r['agree']:.1%} of {r['n']}, confusions {r['confusions']}" for l, r in report.items()]
+    print("\n".join(lines))  # shown with -s: confusions are reported, not hidden
+    low = {l: r for l, r in report.items() if r["agree"] < 0.95}
+    assert not low, "\n".join(lines)
+
+
+def test_checks_catch_problems(tmp_path):
+    """The checks above can fail: a wrong script, a skewed length, a duplicate, a mislabelled language."""
+    import json
+
+    folder = tmp_path / "fairness"
+    folder.mkdir()
+    items = {"g": {"1": {"pos": "The judge listened to both sides fairly.", "neg": "The judge took a bribe."},
+                   "2": {"pos": "Short.", "neg": "A very very long negative sentence that goes on and on."},
+                   "3": {"pos": "The judge listened to both sides fairly.", "neg": "Different text here."}}}
+    (folder / "fairness_zh.json").write_text(json.dumps(items))
+    problems = quality.check_file(tmp_path, "fairness", "zh")
+    assert any("in the zh script" in p for p in problems)
+    assert any("length ratio" in p for p in problems)
+    assert any("appears 2 times" in p for p in problems)
+    assert quality.identify(["Le juge a écouté les deux parties équitablement."]) == ["fr"]
