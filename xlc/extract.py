@@ -60,14 +60,16 @@ class Extractor:
         import torch
 
         inputs = [apply_template(self.template, t) for t in texts]
-        lengths = [len(ids) for ids in self.tokenizer(inputs, add_special_tokens=self.add_special_tokens)["input_ids"]]
-        order = np.argsort(-np.asarray(lengths), kind="stable")
-        out = None
+        encoded = self.tokenizer(inputs, add_special_tokens=self.add_special_tokens)  # once, unpadded
+        ids, extra = encoded["input_ids"], {k: v for k, v in encoded.items() if k == "token_type_ids"}
+        order = np.argsort(-np.array([len(x) for x in ids]), kind="stable")
         side = self.padding_side or self.tokenizer.padding_side
         batches = [order[i:i + self.batch_size] for i in range(0, len(order), self.batch_size)]
+        out = None
         with torch.inference_mode():
             for batch in tqdm(batches, desc=desc, unit="batch", disable=not self.progress, leave=False):
-                states = self._forward([inputs[i] for i in batch], side)
+                rows = [{"input_ids": ids[i], **{k: v[i] for k, v in extra.items()}} for i in batch]
+                states = self._forward(rows, side)
                 if out is None:
                     out = np.empty((len(texts),) + states.shape[1:], dtype=np.float32)
                 out[batch] = states
@@ -75,13 +77,13 @@ class Extractor:
             raise ValueError("no texts to extract")
         return out
 
-    def _forward(self, texts: list[str], side: str) -> np.ndarray:
+    def _forward(self, rows: list[dict], side: str) -> np.ndarray:
         import torch
 
         old_side = self.tokenizer.padding_side
         self.tokenizer.padding_side = side
         try:
-            enc = self.tokenizer(texts, padding=True, return_tensors="pt", add_special_tokens=self.add_special_tokens)
+            enc = self.tokenizer.pad(rows, padding=True, return_tensors="pt")
         finally:
             self.tokenizer.padding_side = old_side
         enc = {k: v.to(self.device) for k, v in enc.items()}
@@ -93,9 +95,9 @@ class Extractor:
             kwargs["position_ids"] = (mask.cumsum(-1) - 1).clamp(min=0)
         hidden = self.model(**enc, **kwargs).hidden_states[1:]
         if self.token == "last":
-            rows = torch.arange(mask.shape[0], device=mask.device)
+            rows_idx = torch.arange(mask.shape[0], device=mask.device)
             idx = last_token_index(mask)
-            states = torch.stack([h[rows, idx].float() for h in hidden], 1)
+            states = torch.stack([h[rows_idx, idx].float() for h in hidden], 1)
         else:
             weights = (mask / mask.sum(1, keepdim=True)).float().unsqueeze(-1)
             states = torch.stack([(h.float() * weights).sum(1) for h in hidden], 1)

@@ -89,17 +89,82 @@ def select(cfg: RunConfig, root: Path, fam: dict | None) -> tuple[list[str], dic
     return concepts, langs_for
 
 
-def run(cfg: RunConfig) -> Path:
-    """Run the pipeline and return the run folder. Raises XlcError on bad input before writing."""
-    t0 = time.perf_counter()
+@dataclass
+class Plan:
+    """Everything a run needs before any model work: validated data, the split, the resolved model
+    and the cache identity. ``states(concept)`` gives the hidden states, from the cache or the model."""
+
+    cfg: RunConfig
+    root: Path
+    fam: dict | None
+    concepts: list[str]
+    langs_for: dict[str, list[str]]
+    pairs: dict[str, dict[str, D.PairSet]]
+    splits: dict[str, D.Split]
+    partial: dict
+    spec: models.ModelSpec
+    device: str
+    dtype: str
+    template_name: str
+    template: str
+    cache: ActivationCache
+    counts: dict = field(default_factory=lambda: {"cache_hits": 0, "cache_misses": 0, "texts_forwarded": 0})
+    _loaded: tuple | None = None
+
+    @property
+    def identity(self) -> dict:
+        return {"model": self.spec.identity, "template": self.template, "token": self.cfg.token, "dtype": self.dtype}
+
+    def model(self):
+        """``(model, tokenizer)``, loaded on first use only: a fully cached run never loads weights."""
+        if self._loaded is None:
+            _say(self.cfg, f"loading {self.spec.name} ({self.spec.source}) on {self.device}, {self.dtype}")
+            self._loaded = models.load(self.spec, dtype=self.dtype, device=self.cfg.device,
+                                       device_map=self.cfg.device_map)
+        return self._loaded
+
+    def states(self, concept: str) -> dict[str, np.ndarray]:
+        """``{lang: [2N, L, D]}`` (positives then negatives), from the cache or one batched pass."""
+        out, todo = {}, {}
+        for lang, ps in self.pairs[concept].items():
+            texts = ps.pos + ps.neg
+            key = self.cache.key(self.identity, texts)
+            hit = self.cache.get(key)
+            if hit is not None and len(hit) == len(texts):
+                out[lang] = hit
+                self.counts["cache_hits"] += 1
+            else:
+                todo[lang] = (key, texts)
+        if todo:
+            from xlc.extract import Extractor
+
+            model, tokenizer = self.model()
+            extractor = Extractor(model, tokenizer, template=self.template, token=self.cfg.token,
+                                  batch_size=self.cfg.batch_size, padding_side=self.cfg.padding_side,
+                                  progress=self.cfg.progress)
+            # every missing language of the concept in one length-sorted pass: fuller batches, less padding
+            texts = [t for _, ts in todo.values() for t in ts]
+            states = extractor(texts, desc=f"{concept}: {len(todo)} language(s)")
+            self.counts["texts_forwarded"] += len(texts)
+            start = 0
+            for lang, (key, ts) in todo.items():
+                out[lang] = states[start:start + len(ts)]
+                start += len(ts)
+                self.cache.put(key, out[lang], {"concept": concept, "lang": lang, "model": self.spec.name,
+                                                "n_texts": len(ts)})
+                self.counts["cache_misses"] += 1
+        return {lang: out[lang] for lang in self.pairs[concept]}
+
+
+def prepare(cfg: RunConfig) -> Plan:
+    """Validate the options and every data file, draw the split and resolve the model (no weights loaded).
+    Raises XlcError, naming the file, item or option and the fix, on any bad input."""
     if cfg.method not in vectors.METHODS:
         raise XlcError(f"--method {cfg.method}: use one of {', '.join(vectors.METHODS)}")
     root = Path(cfg.data) if cfg.data else D.bundled_root()
     family_name = models.family_of(cfg.model) if cfg.family == "auto" else cfg.family
     fam = models.family(family_name)
     concepts, langs_for = select(cfg, root, fam)
-
-    # read and validate every file before any model work
     pairs = {c: {l: D.load_pairs(root, c, l) for l in langs_for[c]} for c in concepts}
     if cfg.split:
         splits = D.read_split(cfg.split)
@@ -111,9 +176,10 @@ def run(cfg: RunConfig) -> Path:
                   for c in concepts}
     partial = {}
     for c in concepts:
-        every = {k for ps in pairs[c].values() for k in ps.keys}
-        gaps = {k: sorted(l for l, ps in pairs[c].items() if k not in set(ps.keys)) for k in every}
-        gaps = {k: v for k, v in sorted(gaps.items()) if v}
+        keysets = {l: set(ps.keys) for l, ps in pairs[c].items()}
+        every = set().union(*keysets.values())
+        gaps = {k: sorted(l for l, ks in keysets.items() if k not in ks) for k in sorted(every)}
+        gaps = {k: v for k, v in gaps.items() if v}
         if gaps:
             partial[c] = gaps
             _say(cfg, f"note: {c}: {len(gaps)} item(s) missing in some languages (listed in run.json)")
@@ -121,109 +187,90 @@ def run(cfg: RunConfig) -> Path:
     spec = models.resolve(cfg.model, revision=cfg.revision, trust_remote_code=cfg.trust_remote_code, seed=cfg.seed)
     device = models.resolve_device(cfg.device) if not cfg.device_map else "auto"
     dtype = str(models.resolve_dtype(cfg.dtype, device if device != "auto" else "cuda")).replace("torch.", "")
-    template_name = cfg.template if cfg.template != "auto" else (fam["name"] if fam and fam["name"] in models.TEMPLATES else "raw")
-    state = {"model": None, "tokenizer": None}
-
-    def loaded():
-        if state["model"] is None:
-            _say(cfg, f"loading {spec.name} ({spec.source}) on {device}, {dtype}")
-            state["model"], state["tokenizer"] = models.load(spec, dtype=dtype, device=cfg.device,
-                                                            device_map=cfg.device_map)
-        return state["model"], state["tokenizer"]
-
+    template_name = cfg.template if cfg.template != "auto" else \
+        (fam["name"] if fam and fam["name"] in models.TEMPLATES else "raw")
     if template_name == "chat":
         from transformers import AutoTokenizer
-        template = models.template_for("chat", AutoTokenizer.from_pretrained(spec.path, trust_remote_code=spec.trust_remote_code))
+
+        tok = AutoTokenizer.from_pretrained(spec.path, trust_remote_code=spec.trust_remote_code)
+        template = models.template_for("chat", tok)
     else:
         template = models.template_for(template_name)
-    identity = {"model": spec.identity, "template": template, "token": cfg.token, "dtype": dtype}
-    cache = ActivationCache(cfg.cache)
-    timings = {"setup_s": time.perf_counter() - t0, "extract_s": 0.0, "analysis_s": 0.0}
-    counts = {"cache_hits": 0, "cache_misses": 0, "texts_forwarded": 0}
+    return Plan(cfg, root, fam, concepts, langs_for, pairs, splits, partial, spec, device, dtype, template_name,
+                template, ActivationCache(cfg.cache))
 
+
+def run(cfg: RunConfig) -> Path:
+    """Run the pipeline and return the run folder. Raises XlcError on bad input before writing."""
+    t0 = time.perf_counter()
+    plan = prepare(cfg)
+    timings = {"setup_s": time.perf_counter() - t0, "extract_s": 0.0, "analysis_s": 0.0}
     rows_t, rows_c, rows_b, vecs, outcomes = [], [], [], {}, {}
-    for c in tqdm(concepts, desc="concepts", unit="concept", disable=not cfg.progress):
+    for c in tqdm(plan.concepts, desc="concepts", unit="concept", disable=not cfg.progress):
         t1 = time.perf_counter()
-        states = _states(cfg, c, pairs[c], identity, cache, loaded, template, counts)
+        states = plan.states(c)
         t2 = time.perf_counter()
         timings["extract_s"] += t2 - t1
-        _analyse(cfg, c, pairs[c], states, splits[c], rows_t, rows_c, rows_b, vecs, outcomes)
+        res = analyse_concept(c, plan.pairs[c], states, plan.splits[c], cfg.method, cfg.seed, cfg.baseline_directions)
+        rows_t.append(res["transfer"])
+        rows_c.append(res["consistency"])
+        if res["baseline"] is not None:
+            rows_b.append(res["baseline"])
+        vecs.update({f"{c}/{lang}": v for lang, v in res["vectors"].items()})
+        outcomes.update(res["outcomes"])
         timings["analysis_s"] += time.perf_counter() - t2
 
+    spec, fam, pairs, concepts = plan.spec, plan.fam, plan.pairs, plan.concepts
     out = Path(cfg.out) if cfg.out else Path("results") / spec.slug
     used_files = [ps.path for c in concepts for ps in pairs[c].values()]
     timings["total_s"] = time.perf_counter() - t0
+    first = next(iter(vecs.values()))
     record = {
         "xlc_version": __version__,
         "model": spec.name, "model_source": spec.source, "model_path": str(spec.path),
         "revision": spec.revision, "model_identity": spec.identity,
         "num_parameters": models.count_parameters(spec.path),
-        "num_layers": int(next(iter(vecs.values())).shape[0]), "hidden_size": int(next(iter(vecs.values())).shape[1]),
+        "num_layers": int(first.shape[0]), "hidden_size": int(first.shape[1]),
         "family": fam["name"] if fam else None,
         "excluded_languages": sorted(set(fam["excluded_languages"])) if fam else [],
-        "template": template, "template_name": template_name, "token": cfg.token, "method": cfg.method,
-        "dtype": dtype, "device": device, "seed": cfg.seed, "test_size": cfg.test_size,
+        "template": plan.template, "template_name": plan.template_name, "token": cfg.token, "method": cfg.method,
+        "dtype": plan.dtype, "device": plan.device, "seed": cfg.seed, "test_size": cfg.test_size,
         "split_from": cfg.split, "baseline_directions": cfg.baseline_directions,
-        "data": str(root), "data_bundled": cfg.data is None, "data_hash": D.files_hash(used_files),
-        "concepts": concepts, "languages": {c: langs_for[c] for c in concepts},
+        "data": str(plan.root), "data_bundled": cfg.data is None, "data_hash": D.files_hash(used_files),
+        "concepts": concepts, "languages": {c: plan.langs_for[c] for c in concepts},
         "pairs": {c: {l: len(ps) for l, ps in pairs[c].items()} for c in concepts},
         "dropped_pairs": {c: {l: ps.dropped for l, ps in pairs[c].items() if ps.dropped} for c in concepts},
         "dropped_pair_count": sum(len(ps.dropped) for c in concepts for ps in pairs[c].values()),
-        "partial_items": partial,
-        "counts": counts, "timings": timings,
+        "partial_items": plan.partial,
+        "counts": plan.counts, "timings": timings,
         "versions": _versions(),
     }
-    _write(out, rows_t, rows_c, rows_b, splits, concepts, vecs, outcomes, record)
-    _say(cfg, f"wrote {out} ({counts['texts_forwarded']} texts forwarded, {counts['cache_hits']} cache hits, "
+    _write(out, rows_t, rows_c, rows_b, plan.splits, concepts, vecs, outcomes, record)
+    _say(cfg, f"wrote {out} ({plan.counts['texts_forwarded']} texts forwarded, {plan.counts['cache_hits']} cache hits, "
               f"{timings['total_s']:.1f} s)")
     return out
 
 
-def _states(cfg, concept, pairsets, identity, cache, loaded, template, counts) -> dict[str, np.ndarray]:
-    """``{lang: [2N, L, D]}`` (positives then negatives), from the cache or one batched pass."""
-    out, todo = {}, {}
-    for lang, ps in pairsets.items():
-        texts = ps.pos + ps.neg
-        key = cache.key(identity, texts)
-        hit = cache.get(key)
-        if hit is not None and len(hit) == len(texts):
-            out[lang] = hit
-            counts["cache_hits"] += 1
-        else:
-            todo[lang] = (key, texts)
-    if todo:
-        from xlc.extract import Extractor
+def analyse_concept(concept: str, pairsets: dict[str, D.PairSet], states: dict[str, np.ndarray], split: D.Split,
+                    method: str = "mean_diff", seed: int = 0, baseline_directions: int = 16) -> dict:
+    """Concept vectors, transfer, consistency and the random baseline of one concept, all languages.
 
-        model, tokenizer = loaded()
-        extractor = Extractor(model, tokenizer, template=template, token=cfg.token, batch_size=cfg.batch_size,
-                              padding_side=cfg.padding_side, progress=cfg.progress)
-        # all missing languages of the concept in one sorted pass: less padding, fuller batches
-        texts = [t for _, ts in todo.values() for t in ts]
-        states = extractor(texts, desc=f"{concept}: {len(todo)} language(s)")
-        counts["texts_forwarded"] += len(texts)
-        start = 0
-        for lang, (key, ts) in todo.items():
-            out[lang] = states[start:start + len(ts)]
-            start += len(ts)
-            cache.put(key, out[lang], {"concept": concept, "lang": lang, "model": identity["model"].get("hub")
-                                       or str(identity["model"].get("source")), "n_texts": len(ts)})
-            counts["cache_misses"] += 1
-    return out
-
-
-def _analyse(cfg, concept, pairsets, states, split, rows_t, rows_c, rows_b, vecs, outcomes):
+    ``states[lang]``: ``[2N, L, D]`` (the N positives, then the N negatives, in ``pairsets[lang]`` order).
+    Returns ``{"transfer", "consistency", "baseline"}`` long DataFrames, ``"vectors"`` ``{lang: [L, D]}``
+    and ``"outcomes"`` (per-item correctness ``[S, T, N, L]`` with the test keys).
+    """
     langs = list(pairsets)
     train_d, test_d, test_keys, vec = [], [], [], []
     for lang in langs:
         ps, st = pairsets[lang], states[lang]
         n = len(ps)
         pos, neg = st[:n], st[n:]
-        tr_keys, tr_idx = ps.select(split.train)
+        _, tr_idx = ps.select(split.train)
         te_keys, te_idx = ps.select(split.test)
         if not tr_idx or not te_idx:
             raise XlcError(f"{ps.path}: no {'training' if not tr_idx else 'test'} pairs under the split; "
                            "add items or check --split")
-        vec.append(vectors.concept_vectors(pos[tr_idx], neg[tr_idx], cfg.method, cfg.seed, f"{concept}/{lang}"))
+        vec.append(vectors.concept_vectors(pos[tr_idx], neg[tr_idx], method, seed, f"{concept}/{lang}"))
         train_d.append(pos[tr_idx] - neg[tr_idx])
         test_d.append(pos[te_idx] - neg[te_idx])
         test_keys.append(te_keys)
@@ -232,32 +279,31 @@ def _analyse(cfg, concept, pairsets, states, split, rows_t, rows_c, rows_b, vecs
     acc, correct = metrics.transfer(V, padded, mask)
     cos = metrics.consistency(V)
     S, L = len(langs), V.shape[1]
-    n_test = mask.sum(1)
-    src, tgt, lay = np.meshgrid(np.arange(S), np.arange(S), np.arange(L), indexing="ij")
-    rows_t.append(pd.DataFrame({"concept": concept, "source": np.array(langs)[src.ravel()],
-                                "target": np.array(langs)[tgt.ravel()], "layer": lay.ravel() + 1,
-                                "accuracy": acc.ravel(), "n_test": n_test[tgt.ravel()]}))
-    rows_c.append(pd.DataFrame({"concept": concept, "source": np.array(langs)[src.ravel()],
-                                "target": np.array(langs)[tgt.ravel()], "layer": lay.ravel() + 1,
-                                "cosine": cos.ravel()}))
-    # chance baseline: K seeded random directions per language, sign-calibrated like the others
-    K = cfg.baseline_directions
-    if K:
+    names, n_test = np.array(langs), mask.sum(1)
+    src, tgt, lay = (a.ravel() for a in np.meshgrid(np.arange(S), np.arange(S), np.arange(L), indexing="ij"))
+    result = {
+        "transfer": pd.DataFrame({"concept": concept, "source": names[src], "target": names[tgt], "layer": lay + 1,
+                                  "accuracy": acc.ravel(), "n_test": n_test[tgt]}),
+        "consistency": pd.DataFrame({"concept": concept, "source": names[src], "target": names[tgt],
+                                     "layer": lay + 1, "cosine": cos.ravel()}),
+        "baseline": None,
+        "vectors": {lang: V[s] for s, lang in enumerate(langs)},
+        "outcomes": {f"{concept}/correct": correct.astype(np.uint8), f"{concept}/languages": names,
+                     **{f"{concept}/test_keys/{lang}": np.array(test_keys[t]) for t, lang in enumerate(langs)}},
+    }
+    if baseline_directions:
+        # chance: K seeded random directions per language, sign-calibrated on its training pairs like the rest
+        K = baseline_directions
         base = np.empty((S, K, L))
         for s, lang in enumerate(langs):
-            R = np.stack([vectors.concept_vectors(train_d[s], np.zeros_like(train_d[s]), "random", cfg.seed + k,
+            R = np.stack([vectors.concept_vectors(train_d[s], np.zeros_like(train_d[s]), "random", seed + k,
                                                   f"{concept}/{lang}") for k in range(K)])
             base[s] = metrics.transfer(R, padded[s:s + 1], mask[s:s + 1])[0][:, 0]
-        ls, lk = np.meshgrid(np.arange(S), np.arange(L), indexing="ij")
-        rows_b.append(pd.DataFrame({"concept": concept, "language": np.array(langs)[ls.ravel()], "layer": lk.ravel() + 1,
-                                    "accuracy": base.mean(1).ravel(), "accuracy_std": base.std(1).ravel(),
-                                    "n_directions": K, "n_test": n_test[ls.ravel()]}))
-    for s, lang in enumerate(langs):
-        vecs[f"{concept}/{lang}"] = V[s]
-    outcomes[f"{concept}/correct"] = correct.astype(np.uint8)
-    outcomes[f"{concept}/languages"] = np.array(langs)
-    for t, lang in enumerate(langs):
-        outcomes[f"{concept}/test_keys/{lang}"] = np.array(test_keys[t])
+        ls, ll = (a.ravel() for a in np.meshgrid(np.arange(S), np.arange(L), indexing="ij"))
+        result["baseline"] = pd.DataFrame({"concept": concept, "language": names[ls], "layer": ll + 1,
+                                           "accuracy": base.mean(1).ravel(), "accuracy_std": base.std(1).ravel(),
+                                           "n_directions": K, "n_test": n_test[ls]})
+    return result
 
 
 def _write(out, rows_t, rows_c, rows_b, splits, concepts, vecs, outcomes, record):
