@@ -1,0 +1,66 @@
+"""xlc.plots: figures that render offline, and the transfer heatmap's controls."""
+
+import numpy as np
+import pandas as pd
+import plotly.graph_objects as go
+
+from xlc import plots
+
+
+def stack(langs, layers=3, seed=0):
+    rng = np.random.default_rng(seed)
+    S = len(langs)
+    acc = rng.uniform(0.4, 1, (layers + 1, S, S))
+    mono = np.stack([np.diag(a) for a in acc])
+    return {"languages": langs, "acc": acc, "mono": mono, "delta": acc - mono[:, None, :], "n_test": np.full(S, 7.0)}
+
+
+def test_show_writes_no_script_source_and_a_stable_id():
+    fig = go.Figure(go.Heatmap(z=[[1, 2], [3, 4]]))
+    html = plots.show(fig).data
+    assert "<script" in html and "Plotly.newPlot" in html
+    assert "src=" not in html and "cdn" not in html.lower()
+    assert plots.show(fig).data == html  # same figure, same page
+    other = plots.show(go.Figure(go.Heatmap(z=[[1, 2], [3, 5]]))).data
+    assert other.split('id="')[1][:20] != html.split('id="')[1][:20]
+
+
+def test_transfer_heatmap_controls():
+    stacks = {"mean": stack(["en", "fr", "zh"]), "morality": stack(["en", "fr", "zh", "sw"], seed=1)}
+    fig = plots.transfer_heatmap(stacks, "Δ", unseen=["sw"])
+    assert len(fig.data) == 2 * 4  # (best + 3 layers) per option
+    assert [t.visible for t in fig.data].count(True) == 1 and fig.data[0].visible
+    buttons = fig.layout.updatemenus[0].buttons
+    assert [b.label for b in buttons] == ["mean", "morality"]
+    # choosing morality shows its best-layer heatmap and swaps in morality's slider
+    vis = buttons[1].args[0]["visible"]
+    assert sum(vis) == 1 and vis.index(True) == 4
+    slider = buttons[1].args[1]["sliders"][0]
+    assert [s["label"] for s in slider["steps"]] == ["best", "1", "2", "3"]
+    for k, step in enumerate(slider["steps"]):
+        v = step["args"][0]["visible"]
+        assert sum(v) == 1 and v.index(True) == 4 + k
+    assert list(fig.data[4].x) == ["en", "fr", "zh", "sw*"]  # never seen by the family: starred
+    t = fig.data[4 + 2]  # morality, layer 2
+    assert np.allclose(t.z, stacks["morality"]["delta"][2])
+    assert np.allclose(np.asarray(t.customdata)[..., 0], stacks["morality"]["acc"][2])
+    assert np.allclose(np.asarray(t.customdata)[1, 2, 1], stacks["morality"]["mono"][2][2])  # Acc(t) of column t
+    assert "test pairs" in t.hovertemplate and "Acc(s→t)" in t.hovertemplate
+    zmax = max(np.abs(s["delta"]).max() for s in stacks.values())
+    assert t.zmin == -t.zmax and t.zmax >= zmax  # one symmetric colour scale for every option
+
+
+def test_heatmap_and_table_format_missing_values():
+    m = pd.DataFrame([[0.5, np.nan], [0.25, 1.0]], index=["en", "fr"], columns=["a", "b"])
+    fig = plots.heatmap(m, "t")
+    assert list(fig.data[0].text[0]) == ["0.50", ""]
+    html = plots.table(m).to_html()
+    assert "–" in html and "0.25" in html
+    assert plots.table(m).to_html() == html
+
+
+def test_dropdown_shows_one_option_at_a_time():
+    opts = {"a": [go.Scatter(y=[1]), go.Scatter(y=[2])], "b": [go.Scatter(y=[3])]}
+    fig = plots.with_dropdown(opts, "T")
+    assert [t.visible for t in fig.data] == [True, True, False]
+    assert fig.layout.updatemenus[0].buttons[1].args[0]["visible"] == [False, False, True]
