@@ -43,7 +43,10 @@ def transfer(vectors: np.ndarray, test_diffs: np.ndarray, mask: np.ndarray) -> t
 
     Returns ``accuracy [S, T, L]`` and ``correct [S, T, N, L]`` (bool, False where padded).
     """
-    scores = np.einsum("sld,tnld->stnl", vectors, test_diffs, optimize=True)
+    T, N, L, D = test_diffs.shape
+    # one batched matmul per layer: [L, T*N, D] @ [L, D, S] -> [L, T*N, S]
+    scores = np.matmul(test_diffs.reshape(T * N, L, D).transpose(1, 0, 2), vectors.transpose(1, 2, 0))
+    scores = scores.transpose(2, 1, 0).reshape(len(vectors), T, N, L)
     correct = (scores > 0) & mask[None, :, :, None]
     n = mask.sum(1)
     with np.errstate(invalid="ignore", divide="ignore"):
@@ -58,7 +61,8 @@ def consistency(vectors: np.ndarray) -> np.ndarray:
     """
     norms = np.linalg.norm(vectors, axis=-1, keepdims=True)
     unit = vectors / np.where(norms == 0, 1, norms)
-    return np.einsum("sld,tld->stl", unit, unit, optimize=True)
+    per_layer = np.matmul(unit.transpose(1, 0, 2), unit.transpose(1, 2, 0))  # [L, S, S]
+    return per_layer.transpose(1, 2, 0)
 
 
 # ---- the paper's aggregations, on the long tables of a run ----

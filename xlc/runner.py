@@ -260,7 +260,7 @@ def analyse_concept(concept: str, pairsets: dict[str, D.PairSet], states: dict[s
     and ``"outcomes"`` (per-item correctness ``[S, T, N, L]`` with the test keys).
     """
     langs = list(pairsets)
-    train_d, test_d, test_keys, vec = [], [], [], []
+    mean_d, test_d, test_keys, vec = [], [], [], []
     for lang in langs:
         ps, st = pairsets[lang], states[lang]
         n = len(ps)
@@ -270,8 +270,10 @@ def analyse_concept(concept: str, pairsets: dict[str, D.PairSet], states: dict[s
         if not tr_idx or not te_idx:
             raise XlcError(f"{ps.path}: no {'training' if not tr_idx else 'test'} pairs under the split; "
                            "add items or check --split")
-        vec.append(vectors.concept_vectors(pos[tr_idx], neg[tr_idx], method, seed, f"{concept}/{lang}"))
-        train_d.append(pos[tr_idx] - neg[tr_idx])
+        md = vectors.concept_vectors(pos[tr_idx], neg[tr_idx], "mean_diff")
+        vec.append(md if method == "mean_diff" else
+                   vectors.concept_vectors(pos[tr_idx], neg[tr_idx], method, seed, f"{concept}/{lang}"))
+        mean_d.append(md)
         test_d.append(pos[te_idx] - neg[te_idx])
         test_keys.append(te_keys)
     V = np.stack(vec)  # [S, L, D]
@@ -296,8 +298,7 @@ def analyse_concept(concept: str, pairsets: dict[str, D.PairSet], states: dict[s
         K = baseline_directions
         base = np.empty((S, K, L))
         for s, lang in enumerate(langs):
-            R = np.stack([vectors.concept_vectors(train_d[s], np.zeros_like(train_d[s]), "random", seed + k,
-                                                  f"{concept}/{lang}") for k in range(K)])
+            R = vectors.random_vectors(mean_d[s], range(seed, seed + K), f"{concept}/{lang}")
             base[s] = metrics.transfer(R, padded[s:s + 1], mask[s:s + 1])[0][:, 0]
         ls, ll = (a.ravel() for a in np.meshgrid(np.arange(S), np.arange(L), indexing="ij"))
         result["baseline"] = pd.DataFrame({"concept": concept, "language": names[ls], "layer": ll + 1,

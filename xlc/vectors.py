@@ -20,12 +20,13 @@ import numpy as np
 METHODS = ("mean_diff", "pca", "logreg", "random")
 
 
-def calibrate_sign(vectors: np.ndarray, diffs: np.ndarray) -> np.ndarray:
+def calibrate_sign(vectors: np.ndarray, mean_diff: np.ndarray) -> np.ndarray:
     """Flip each layer's vector so the training differences project positive on average.
 
-    ``vectors``: ``[L, D]``; ``diffs``: ``[N, L, D]`` (positive - negative).
+    ``vectors``: ``[L, D]``; ``mean_diff``: ``[L, D]``, the mean of the training differences
+    (positive - negative); the mean projection is its dot product with the vector.
     """
-    mean_proj = np.einsum("ld,nld->l", vectors, diffs, optimize=True) / max(len(diffs), 1)
+    mean_proj = np.sum(vectors * mean_diff, axis=-1)
     return vectors * np.where(mean_proj < 0, -1.0, 1.0)[:, None].astype(vectors.dtype)
 
 
@@ -42,13 +43,12 @@ def concept_vectors(pos: np.ndarray, neg: np.ndarray, method: str = "mean_diff",
     """
     if pos.shape != neg.shape or pos.ndim != 3 or len(pos) == 0:
         raise ValueError(f"pos and neg must be equal non-empty [N, L, D] arrays, got {pos.shape} and {neg.shape}")
-    pos = pos.astype(np.float64, copy=False)
-    neg = neg.astype(np.float64, copy=False)
-    diffs = pos - neg
     n, layers, dim = pos.shape
+    mean_diff = pos.mean(0, dtype=np.float64) - neg.mean(0, dtype=np.float64)  # float64 accumulation
     if method == "mean_diff":
-        vectors = pos.mean(0) - neg.mean(0)
-    elif method == "pca":
+        return mean_diff.astype(np.float32)  # positive on its own training pairs by construction
+    if method == "pca":
+        diffs = pos.astype(np.float64) - neg
         flips = _seed(seed, "pca/" + tag).choice([-1.0, 1.0], size=n)
         flipped = diffs * flips[:, None, None]
         centred = flipped - flipped.mean(0, keepdims=True)
@@ -62,12 +62,19 @@ def concept_vectors(pos: np.ndarray, neg: np.ndarray, method: str = "mean_diff",
         labels = np.r_[np.ones(n), np.zeros(n)]
         vectors = np.empty((layers, dim))
         for layer in range(layers):
-            x = np.concatenate([pos[:, layer], neg[:, layer]])
+            x = np.concatenate([pos[:, layer], neg[:, layer]]).astype(np.float64)
             scale = x.std(0) + 1e-8
             clf = LogisticRegression(C=1.0, max_iter=2000).fit((x - x.mean(0)) / scale, labels)
             vectors[layer] = clf.coef_[0] / scale  # back to the raw feature space
     elif method == "random":
-        vectors = _seed(seed, "random/" + tag).standard_normal((layers, dim))
+        return random_vectors(mean_diff, [seed], tag)[0]
     else:
         raise ValueError(f"unknown method {method!r}; use one of {', '.join(METHODS)}")
-    return calibrate_sign(vectors, diffs).astype(np.float32)
+    return calibrate_sign(vectors, mean_diff).astype(np.float32)
+
+
+def random_vectors(mean_diff: np.ndarray, seeds, tag: str = "") -> np.ndarray:
+    """Seeded random Gaussian directions, ``[len(seeds), L, D]`` float32, each sign-calibrated
+    against ``mean_diff`` (``[L, D]``, the mean training difference): the chance baseline."""
+    return np.stack([calibrate_sign(_seed(s, "random/" + tag).standard_normal(mean_diff.shape), mean_diff)
+                     for s in seeds]).astype(np.float32)
