@@ -50,7 +50,8 @@ def main():
     ap.add_argument("--model", default="minilm")
     ap.add_argument("--repeat", type=int, default=3)
     args = ap.parse_args()
-    from xlc.runner import RunConfig, analyse_concept, prepare
+    from xlc.analysis import analyse_concept, tables
+    from xlc.runner import RunConfig, prepare
 
     plan = prepare(RunConfig(model=args.model, progress=False, log=None))
     t = time.perf_counter()
@@ -59,24 +60,27 @@ def main():
           f"({plan.counts['cache_hits']} cache hits, {plan.counts['texts_forwarded']} texts forwarded)")
 
     def fast():
-        return [analyse_concept(c, plan.pairs[c], states[c], plan.splits[c], baseline_directions=0)
-                for c in plan.concepts]
+        return tables([analyse_concept(c, plan.pairs[c], states[c], plan.splits[c], baseline_directions=0)
+                       for c in plan.concepts])
 
     def slow():
         return [loop_tables(c, plan.pairs[c], states[c], plan.splits[c]) for c in plan.concepts]
 
     a, b = fast(), slow()  # agreement, and warm-up
-    for r, (lt, lc) in zip(a, b):
-        assert np.abs(r["transfer"].accuracy.to_numpy() - lt.accuracy.to_numpy()).max() < 1e-9
-        assert np.abs(r["consistency"].cosine.to_numpy() - lc.cosine.to_numpy()).max() < 1e-4
+    loop_t = pd.concat([t for t, _ in b], ignore_index=True)
+    loop_c = pd.concat([c for _, c in b], ignore_index=True)
+    assert (a["transfer"][["concept", "source", "target", "layer"]].to_numpy() ==
+            loop_t[["concept", "source", "target", "layer"]].to_numpy()).all()
+    assert np.abs(a["transfer"].accuracy.to_numpy() - loop_t.accuracy.to_numpy()).max() < 1e-9
+    assert np.abs(a["consistency"].cosine.to_numpy() - loop_c.cosine.to_numpy()).max() < 1e-4
     t_fast, t_slow = [], []
     for _ in range(args.repeat):
         t_slow.append(median_time(slow, 1))
         t_fast.append(median_time(fast, 1))
     fast_s, slow_s = statistics.median(t_fast), statistics.median(t_slow)
-    n_rows = sum(len(r["transfer"]) for r in a)
+    n_rows = len(a["transfer"])
     langs = sorted({l for c in plan.concepts for l in plan.langs_for[c]})
-    print(f"{len(langs)} languages x {len(plan.concepts)} concepts x {a[0]['transfer'].layer.max()} layers: "
+    print(f"{len(langs)} languages x {len(plan.concepts)} concepts x {a['transfer'].layer.max()} layers: "
           f"{n_rows} transfer rows + {n_rows} consistency rows")
     print(f"per-pair loop: {slow_s:.3f} s   xlc: {fast_s:.4f} s")
     print(f"speedup={slow_s / fast_s:.1f} seconds={fast_s:.4f}")

@@ -3,6 +3,7 @@ nothing half-written left behind."""
 
 import json
 import subprocess
+from pathlib import Path
 import sys
 
 import pytest
@@ -89,7 +90,9 @@ def test_successful_run_writes_every_file(dataset, tiny_dirs, tmp_path, capsys):
 
 
 def test_help_lists_the_options():
-    proc = subprocess.run([sys.executable, "-m", "xlc", "run", "--help"], capture_output=True, text=True, timeout=120)
+    root = Path(__file__).resolve().parents[1]
+    proc = subprocess.run([sys.executable, "-m", "xlc", "run", "--help"], capture_output=True, text=True, timeout=120,
+                          cwd=root)
     assert proc.returncode == 0
     for opt in ["--model", "--data", "--concepts", "--langs", "--method", "--out", "--template", "--family"]:
         assert opt in proc.stdout

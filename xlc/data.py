@@ -16,6 +16,7 @@ import hashlib
 import json
 import zlib
 from dataclasses import dataclass, field
+from functools import cached_property
 from pathlib import Path
 
 import numpy as np
@@ -65,11 +66,15 @@ class PairSet:
     def __len__(self) -> int:
         return len(self.keys)
 
+    @cached_property
+    def index(self) -> dict[str, int]:
+        """``{key: position}`` of the items of this set."""
+        return {k: i for i, k in enumerate(self.keys)}
+
     def select(self, keys: list[str]) -> tuple[list[str], list[int]]:
         """The subset of ``keys`` present here, and their indices into this set."""
-        index = {k: i for i, k in enumerate(self.keys)}
-        present = [k for k in keys if k in index]
-        return present, [index[k] for k in present]
+        present = [k for k in keys if k in self.index]
+        return present, [self.index[k] for k in present]
 
 
 def concept_file(root: Path, concept: str, lang: str) -> Path:

@@ -45,7 +45,9 @@ def transfer(vectors: np.ndarray, test_diffs: np.ndarray, mask: np.ndarray) -> t
     """
     T, N, L, D = test_diffs.shape
     # one batched matmul per layer: [L, T*N, D] @ [L, D, S] -> [L, T*N, S]
-    scores = np.matmul(test_diffs.reshape(T * N, L, D).transpose(1, 0, 2), vectors.transpose(1, 2, 0))
+    # contiguous operands keep numpy on its BLAS path (a strided matmul falls back to a slow loop)
+    lhs = np.ascontiguousarray(test_diffs.reshape(T * N, L, D).transpose(1, 0, 2))
+    scores = np.matmul(lhs, np.ascontiguousarray(vectors.transpose(1, 2, 0)))
     scores = scores.transpose(2, 1, 0).reshape(len(vectors), T, N, L)
     correct = (scores > 0) & mask[None, :, :, None]
     n = mask.sum(1)
@@ -61,7 +63,8 @@ def consistency(vectors: np.ndarray) -> np.ndarray:
     """
     norms = np.linalg.norm(vectors, axis=-1, keepdims=True)
     unit = vectors / np.where(norms == 0, 1, norms)
-    per_layer = np.matmul(unit.transpose(1, 0, 2), unit.transpose(1, 2, 0))  # [L, S, S]
+    by_layer = np.ascontiguousarray(unit.transpose(1, 0, 2))
+    per_layer = np.matmul(by_layer, np.ascontiguousarray(by_layer.transpose(0, 2, 1)))  # [L, S, S]
     return per_layer.transpose(1, 2, 0)
 
 

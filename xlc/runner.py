@@ -20,12 +20,11 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 import numpy as np
-import pandas as pd
 from tqdm.auto import tqdm
 
 from xlc import __version__
 from xlc import data as D
-from xlc import metrics, models, vectors
+from xlc import analysis, models, vectors
 from xlc.cache import ActivationCache
 from xlc.errors import XlcError
 from xlc.io import atomic_path, write_csv, write_json
@@ -205,26 +204,21 @@ def run(cfg: RunConfig) -> Path:
     t0 = time.perf_counter()
     plan = prepare(cfg)
     timings = {"setup_s": time.perf_counter() - t0, "extract_s": 0.0, "analysis_s": 0.0}
-    rows_t, rows_c, rows_b, vecs, outcomes = [], [], [], {}, {}
+    results = []
     for c in tqdm(plan.concepts, desc="concepts", unit="concept", disable=not cfg.progress):
         t1 = time.perf_counter()
         states = plan.states(c)
         t2 = time.perf_counter()
         timings["extract_s"] += t2 - t1
-        res = analyse_concept(c, plan.pairs[c], states, plan.splits[c], cfg.method, cfg.seed, cfg.baseline_directions)
-        rows_t.append(res["transfer"])
-        rows_c.append(res["consistency"])
-        if res["baseline"] is not None:
-            rows_b.append(res["baseline"])
-        vecs.update({f"{c}/{lang}": v for lang, v in res["vectors"].items()})
-        outcomes.update(res["outcomes"])
+        results.append(analysis.analyse_concept(c, plan.pairs[c], states, plan.splits[c], cfg.method, cfg.seed,
+                                                cfg.baseline_directions))
         timings["analysis_s"] += time.perf_counter() - t2
 
     spec, fam, pairs, concepts = plan.spec, plan.fam, plan.pairs, plan.concepts
     out = Path(cfg.out) if cfg.out else Path("results") / spec.slug
     used_files = [ps.path for c in concepts for ps in pairs[c].values()]
     timings["total_s"] = time.perf_counter() - t0
-    first = next(iter(vecs.values()))
+    first = results[0].vectors[0]
     record = {
         "xlc_version": __version__,
         "model": spec.name, "model_source": spec.source, "model_path": str(spec.path),
@@ -245,82 +239,29 @@ def run(cfg: RunConfig) -> Path:
         "counts": plan.counts, "timings": timings,
         "versions": _versions(),
     }
-    _write(out, rows_t, rows_c, rows_b, plan.splits, concepts, vecs, outcomes, record)
+    _write(out, results, plan.splits, record)
     _say(cfg, f"wrote {out} ({plan.counts['texts_forwarded']} texts forwarded, {plan.counts['cache_hits']} cache hits, "
               f"{timings['total_s']:.1f} s)")
     return out
 
 
-def analyse_concept(concept: str, pairsets: dict[str, D.PairSet], states: dict[str, np.ndarray], split: D.Split,
-                    method: str = "mean_diff", seed: int = 0, baseline_directions: int = 16) -> dict:
-    """Concept vectors, transfer, consistency and the random baseline of one concept, all languages.
-
-    ``states[lang]``: ``[2N, L, D]`` (the N positives, then the N negatives, in ``pairsets[lang]`` order).
-    Returns ``{"transfer", "consistency", "baseline"}`` long DataFrames, ``"vectors"`` ``{lang: [L, D]}``
-    and ``"outcomes"`` (per-item correctness ``[S, T, N, L]`` with the test keys).
-    """
-    langs = list(pairsets)
-    mean_d, test_d, test_keys, vec = [], [], [], []
-    for lang in langs:
-        ps, st = pairsets[lang], states[lang]
-        n = len(ps)
-        pos, neg = st[:n], st[n:]
-        _, tr_idx = ps.select(split.train)
-        te_keys, te_idx = ps.select(split.test)
-        if not tr_idx or not te_idx:
-            raise XlcError(f"{ps.path}: no {'training' if not tr_idx else 'test'} pairs under the split; "
-                           "add items or check --split")
-        md = vectors.concept_vectors(pos[tr_idx], neg[tr_idx], "mean_diff")
-        vec.append(md if method == "mean_diff" else
-                   vectors.concept_vectors(pos[tr_idx], neg[tr_idx], method, seed, f"{concept}/{lang}"))
-        mean_d.append(md)
-        test_d.append(pos[te_idx] - neg[te_idx])
-        test_keys.append(te_keys)
-    V = np.stack(vec)  # [S, L, D]
-    padded, mask = metrics.pad_pairs(test_d)
-    acc, correct = metrics.transfer(V, padded, mask)
-    cos = metrics.consistency(V)
-    S, L = len(langs), V.shape[1]
-    names, n_test = np.array(langs), mask.sum(1)
-    src, tgt, lay = (a.ravel() for a in np.meshgrid(np.arange(S), np.arange(S), np.arange(L), indexing="ij"))
-    result = {
-        "transfer": pd.DataFrame({"concept": concept, "source": names[src], "target": names[tgt], "layer": lay + 1,
-                                  "accuracy": acc.ravel(), "n_test": n_test[tgt]}),
-        "consistency": pd.DataFrame({"concept": concept, "source": names[src], "target": names[tgt],
-                                     "layer": lay + 1, "cosine": cos.ravel()}),
-        "baseline": None,
-        "vectors": {lang: V[s] for s, lang in enumerate(langs)},
-        "outcomes": {f"{concept}/correct": correct.astype(np.uint8), f"{concept}/languages": names,
-                     **{f"{concept}/test_keys/{lang}": np.array(test_keys[t]) for t, lang in enumerate(langs)}},
-    }
-    if baseline_directions:
-        # chance: K seeded random directions per language, sign-calibrated on its training pairs like the rest
-        K = baseline_directions
-        base = np.empty((S, K, L))
-        for s, lang in enumerate(langs):
-            R = vectors.random_vectors(mean_d[s], range(seed, seed + K), f"{concept}/{lang}")
-            base[s] = metrics.transfer(R, padded[s:s + 1], mask[s:s + 1])[0][:, 0]
-        ls, ll = (a.ravel() for a in np.meshgrid(np.arange(S), np.arange(L), indexing="ij"))
-        result["baseline"] = pd.DataFrame({"concept": concept, "language": names[ls], "layer": ll + 1,
-                                           "accuracy": base.mean(1).ravel(), "accuracy_std": base.std(1).ravel(),
-                                           "n_directions": K, "n_test": n_test[ls]})
-    return result
-
-
-def _write(out, rows_t, rows_c, rows_b, splits, concepts, vecs, outcomes, record):
+def _write(out: Path, results: list[analysis.ConceptResult], splits, record: dict) -> None:
     from safetensors.numpy import save_file
 
     out.mkdir(parents=True, exist_ok=True)
-    write_csv(out / "transfer.csv", pd.concat(rows_t, ignore_index=True))
-    write_csv(out / "consistency.csv", pd.concat(rows_c, ignore_index=True))
-    if rows_b:
-        write_csv(out / "baseline.csv", pd.concat(rows_b, ignore_index=True))
-    write_json(out / "split.json", {c: asdict(splits[c]) for c in concepts})
+    frames = analysis.tables(results)
+    write_csv(out / "transfer.csv", frames["transfer"])
+    write_csv(out / "consistency.csv", frames["consistency"])
+    if frames["baseline"] is not None:
+        write_csv(out / "baseline.csv", frames["baseline"])
+    write_json(out / "split.json", {r.concept: asdict(splits[r.concept]) for r in results})
+    vecs = {f"{r.concept}/{lang}": np.ascontiguousarray(r.vectors[s]) for r in results
+            for s, lang in enumerate(r.languages)}
     with atomic_path(out / "vectors.safetensors") as tmp:
-        save_file({k: np.ascontiguousarray(v) for k, v in vecs.items()}, str(tmp))
+        save_file(vecs, str(tmp))
     with atomic_path(out / "outcomes.npz") as tmp:
         with open(tmp, "wb") as fh:
-            np.savez_compressed(fh, **outcomes)
+            np.savez_compressed(fh, **analysis.outcomes(results))
     write_json(out / "run.json", record)  # last: a run folder with run.json is complete
 
 
