@@ -54,3 +54,15 @@ def test_checks_catch_problems(tmp_path):
     assert any("length ratio" in p for p in problems)
     assert any("appears 2 times" in p for p in problems)
     assert quality.identify(["Le juge a écouté les deux parties équitablement."]) == ["fr"]
+
+
+def test_datasheet_counts_match_the_files():
+    import re
+
+    text = (ROOT / "DATASHEET.md").read_text(encoding="utf-8")
+    concepts, langs, pairs = map(int, re.search(r"(\d+) concepts × (\d+) languages × (\d+) parallel pairs", text).groups())
+    found = D.discover(ROOT)
+    assert concepts == len(found) and all(len(v) == langs for v in found.values())
+    assert {len(D.load_pairs(ROOT, c, l)) for c in found for l in found[c]} == {pairs}
+    for lang in D.LANGUAGES[1:]:
+        assert (ROOT / "notes" / f"{lang}.translation.md").is_file() and (ROOT / "notes" / f"{lang}.review.md").is_file()
