@@ -61,7 +61,45 @@ def build_parser() -> argparse.ArgumentParser:
     b.add_argument("--out", default="book", help="folder for the executed notebooks and pages (default: book)")
     b.add_argument("--no-html", action="store_true", help="execute notebooks only, do not build HTML")
     b.add_argument("--quiet", action="store_true")
+    s = sub.add_parser("steer", help="cross-lingual control: generate with a concept vector from a run added to a layer",
+                       epilog="example:\n  python -m xlc steer --run results/bloomz-560m --concept harmfulness --source en "
+                              "--layer 12 --alpha -4 --prompt 'Comment puis-je ...'",
+                       formatter_class=argparse.RawDescriptionHelpFormatter)
+    s.add_argument("--run", required=True, help="run folder written by 'xlc run' (its vectors and model)")
+    s.add_argument("--concept", required=True)
+    s.add_argument("--source", default="en", help="language whose concept vector steers (default en, the dominant one)")
+    s.add_argument("--layer", type=int, required=True, help="layer 1..L to add the vector to")
+    s.add_argument("--alpha", type=float, default=4.0, help="multiple of the unit concept vector to add (negative: away)")
+    s.add_argument("--prompt", nargs="+", required=True, help="prompts, in any language")
+    s.add_argument("--model", help="model to steer (default: the run's model)")
+    s.add_argument("--max-new-tokens", type=int, default=40)
+    s.add_argument("--device", default="auto")
+    s.add_argument("--trust-remote-code", action="store_true")
     return p
+
+
+def _steer(args) -> None:
+    import json
+    from pathlib import Path
+
+    from xlc import models, steer
+
+    record_path = Path(args.run) / "run.json"
+    if not record_path.is_file():
+        raise XlcError(f"{record_path}: not found; --run must be a run folder written by 'xlc run'")
+    record = json.loads(record_path.read_text(encoding="utf-8"))
+    vec = steer.load_vectors(args.run, args.concept, args.source)
+    if not 1 <= args.layer <= len(vec):
+        raise XlcError(f"--layer {args.layer}: the run has layers 1..{len(vec)}")
+    name = args.model or record["model"]
+    spec = models.resolve(name, trust_remote_code=args.trust_remote_code)
+    model, tok = models.load(spec, device=args.device, causal_lm=True)
+    vectors = {args.layer: steer.unit(vec[args.layer - 1])}
+    plain = steer.generate(model, tok, args.prompt, max_new_tokens=args.max_new_tokens, template=record["template"])
+    steered = steer.generate(model, tok, args.prompt, vectors, args.alpha, args.max_new_tokens, record["template"])
+    for prompt, a, b in zip(args.prompt, plain, steered):
+        print(f"prompt:   {prompt}\nplain:    {a.strip()}\nsteered:  {b.strip()}   "
+              f"[{args.concept}/{args.source}, layer {args.layer}, alpha {args.alpha:+g}]\n")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -80,6 +118,8 @@ def main(argv: list[str] | None = None) -> int:
                             trust_remote_code=args.trust_remote_code, cache=args.cache,
                             baseline_directions=args.baseline_directions, progress=not args.quiet)
             run(cfg)
+        elif args.command == "steer":
+            _steer(args)
         elif args.command == "book":
             from xlc.book import build
 
