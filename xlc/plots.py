@@ -79,7 +79,7 @@ def with_dropdown(options: dict[str, list], title: str, layouts: dict[str, dict]
         lay = {"title.text": f"{title}: {name}"} | (layouts or {}).get(name, {})
         buttons.append(dict(label=name, method="update", args=[{"visible": [o == i for o in owner]}, lay]))
     first = next(iter(options))
-    fig.update_layout(title=f"{title}: {first}", template=TEMPLATE,
+    fig.update_layout(title=f"{title}: {first}", template=TEMPLATE, margin=dict(t=110),
                       updatemenus=[dict(buttons=buttons, direction="down", x=1.0, xanchor="right", y=1.15,
                                         yanchor="top", showactive=True)] if len(options) > 1 else [],
                       annotations=[dict(text=label, x=1.0, xref="paper", xanchor="right", y=1.2, yref="paper",
@@ -111,7 +111,7 @@ def layer_curves(rec: pd.DataFrame, baseline: pd.DataFrame | None, title: str) -
         traces = []
         if baseline is not None and len(b := baseline[baseline.concept == concept]):
             lo, hi = b.accuracy - 2 * b.accuracy_std, b.accuracy + 2 * b.accuracy_std
-            traces.append(go.Scatter(x=np.r_[b.layer, b.layer[::-1]], y=np.r_[hi, lo[::-1]], fill="toself",
+            traces.append(go.Scatter(x=np.r_[b.layer, b.layer[::-1]], y=np.r_[hi, lo[::-1]], fill="toself", mode="lines",
                                      line=dict(width=0), fillcolor="rgba(120,120,120,0.25)",
                                      name="random directions (mean ± 2 sd)", hoverinfo="skip"))
             traces.append(go.Scatter(x=b.layer, y=b.accuracy, mode="lines", line=dict(color="grey", dash="dash"),
