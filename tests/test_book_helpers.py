@@ -19,7 +19,7 @@ def test_templates_are_clean_and_parameterised(name):
     assert all(not c.outputs and c.execution_count is None for c in code), "committed outputs"
     params = [c for c in code if "parameters" in c.metadata.get("tags", [])]
     assert len(params) == 1
-    wanted = {"runs"} if name in book.CROSS_RUN else {"run", "concepts", "languages", "aggregation", "language_order"}
+    wanted = {"runs", "languages"} if name in book.CROSS_RUN else {"run", "concepts", "languages", "aggregation", "language_order"}
     assigned = {line.split("=")[0].strip() for line in params[0].source.splitlines() if "=" in line}
     assert wanted <= assigned
     assert nb.cells[0].cell_type == "markdown" and nb.cells[0].source.startswith("# ")

@@ -329,8 +329,9 @@ def best_layer_consistency(run: Run, languages: list[str] = D.SHARED_LANGUAGES) 
     return float(np.mean(vals)) if vals else float("nan")
 
 
-def run_summary(runs: list[Run]) -> pd.DataFrame:
-    """One row per run: name, model, family, num_parameters, num_layers, best_layer_consistency."""
+def run_summary(runs: list[Run], languages: list[str] = D.SHARED_LANGUAGES) -> pd.DataFrame:
+    """One row per run: name, model, family, num_parameters, num_layers, best_layer_consistency
+    (on ``languages``)."""
     return pd.DataFrame([{"run": r.name, "model": r.model, "family": r.info.get("family"),
                           "num_parameters": r.num_parameters, "num_layers": r.num_layers,
-                          "best_layer_consistency": best_layer_consistency(r)} for r in runs])
+                          "best_layer_consistency": best_layer_consistency(r, languages)} for r in runs])
