@@ -229,8 +229,11 @@ def _run_facts(r: results.Run) -> list[str]:
         f"concept and language, {i.get('dropped_pair_count', 0)} dropped (positive = negative); "
         f"{round(100 * i.get('test_size', 0))} % held out for testing (seed {i.get('seed')})",
     ] + [f"{', '.join(cs)}: {ls}" for ls, cs in by_langs.items()]
+    counts = i.get("counts", {})
     facts.append(f"xlc {i.get('xlc_version')}, torch {i.get('versions', {}).get('torch')}, transformers "
-                 f"{i.get('versions', {}).get('transformers')}; the run took {i.get('timings', {}).get('total_s', 0):.0f} s")
+                 f"{i.get('versions', {}).get('transformers')}; the run took {i.get('timings', {}).get('total_s', 0):.0f} s"
+                 + (f" ({counts.get('texts_forwarded', 0):,} texts through the model, {counts.get('cache_hits', 0)} "
+                    f"(concept, language) sets of hidden states from the activation cache)" if counts else ""))
     return facts
 
 
