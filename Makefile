@@ -27,7 +27,7 @@ run: venv
 # ---- the book: both runs, then `xlc book`; make's timestamps skip whatever is up to date ----
 RUNS := results/minilm results/minilm-random
 VALUES := $(wildcard xlc/values/*/*.json)
-PIPELINE := $(addprefix xlc/,__init__.py data.py models.py extract.py cache.py vectors.py metrics.py runner.py cli.py io.py errors.py)
+PIPELINE := $(addprefix xlc/,__init__.py data.py models.py extract.py cache.py vectors.py metrics.py analysis.py runner.py cli.py io.py errors.py)
 BOOK_INPUTS := $(wildcard notebooks/*.ipynb) $(wildcard xlc/*.py) $(wildcard xlc/reference/*.py xlc/reference/*.csv xlc/reference/*.json) $(wildcard xlc/book_static/*/*) _config.yml
 
 book: _build/html/index.html

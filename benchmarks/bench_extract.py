@@ -53,7 +53,7 @@ def _timed(fn):
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--texts", type=int, default=1536)
-    ap.add_argument("--repeat", type=int, default=3)
+    ap.add_argument("--repeat", type=int, default=5)
     ap.add_argument("--batch-size", type=int, default=64)
     args = ap.parse_args()
     from xlc import models

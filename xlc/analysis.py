@@ -65,7 +65,7 @@ def _analyse(concept, pairsets, states, split, method, seed, baseline_directions
         picks.append((np.array(tr), np.array(te), te_keys))
     L, D = states[langs[0]].shape[1:]
     S, N = len(langs), max(len(te) for _, te, _ in picks)
-    padded = np.zeros((S, N, L, D), dtype=np.float32)
+    padded = np.zeros((L, S * N, D), dtype=np.float32)  # test differences, layer-major (metrics.transfer_by_layer)
     mask = np.zeros((S, N), dtype=bool)
     mean_d, vec = np.empty((S, L, D), dtype=np.float32), np.empty((S, L, D), dtype=np.float32)
     for s, lang in enumerate(langs):
@@ -75,13 +75,13 @@ def _analyse(concept, pairsets, states, split, method, seed, baseline_directions
         weights = np.zeros(2 * n, dtype=np.float32)
         weights[tr], weights[n + tr] = 1.0 / len(tr), -1.0 / len(tr)
         mean_d[s] = (weights @ st.reshape(2 * n, L * D)).reshape(L, D)
-        np.subtract(st[te], st[n + te], out=padded[s, :len(te)])
+        padded[:, s * N:s * N + len(te)] = (st[te] - st[n + te]).transpose(1, 0, 2)
         mask[s, :len(te)] = True
         if method == "mean_diff":
             vec[s] = mean_d[s]  # the paper's concept vector; positive on its training pairs by construction
         else:
             vec[s] = vectors.concept_vectors(st[tr], st[n + tr], method, seed, f"{concept}/{lang}")
-    accuracy, correct = metrics.transfer(vec, padded, mask)
+    accuracy, correct = metrics.transfer_by_layer(vec, padded, mask)
     result = ConceptResult(concept, langs, vec, accuracy, correct, metrics.consistency(vec), mask.sum(1),
                            [keys for _, _, keys in picks])
     if baseline_directions:
@@ -90,7 +90,7 @@ def _analyse(concept, pairsets, states, split, method, seed, baseline_directions
         result.baseline = np.empty((S, K, L))
         for s, lang in enumerate(langs):
             R = vectors.random_vectors(mean_d[s], range(seed, seed + K), f"{concept}/{lang}")
-            result.baseline[s] = metrics.transfer(R, padded[s:s + 1], mask[s:s + 1])[0][:, 0]
+            result.baseline[s] = metrics.transfer_by_layer(R, padded[:, s * N:(s + 1) * N], mask[s:s + 1])[0][:, 0]
     return result
 
 
@@ -99,37 +99,51 @@ def tables(results: list[ConceptResult]) -> dict[str, pd.DataFrame | None]:
 
     ``transfer``: concept, source, target, layer (1..L), accuracy, n_test; ``consistency``: concept,
     source, target, layer, cosine; ``baseline``: concept, language, layer, accuracy, accuracy_std,
-    n_directions, n_test (None when no baseline was computed).
+    n_directions, n_test (None when no baseline was computed). Text columns are categoricals built
+    from integer codes (fast; they write to CSV as plain strings).
     """
-    parts = {"concept": [], "source": [], "target": [], "layer": [], "accuracy": [], "n_test": [], "cosine": []}
-    base = {"concept": [], "language": [], "layer": [], "accuracy": [], "accuracy_std": [], "n_directions": [],
-            "n_test": []}
-    for r in results:
+    concepts = [r.concept for r in results]
+    languages = sorted({l for r in results for l in r.languages})
+    code = {l: i for i, l in enumerate(languages)}
+    cols = {k: [] for k in ("concept", "source", "target", "layer", "accuracy", "n_test", "cosine")}
+    base = {k: [] for k in ("concept", "language", "layer", "accuracy", "accuracy_std", "n_directions", "n_test")}
+    for ci, r in enumerate(results):
         S, _, L = r.accuracy.shape
-        names = np.array(r.languages)
+        lang_codes = np.array([code[l] for l in r.languages])
         src, tgt, lay = (a.ravel() for a in np.meshgrid(np.arange(S), np.arange(S), np.arange(L), indexing="ij"))
-        parts["concept"].append(np.full(src.size, r.concept, dtype=object))
-        parts["source"].append(names[src])
-        parts["target"].append(names[tgt])
-        parts["layer"].append(lay + 1)
-        parts["accuracy"].append(r.accuracy.ravel())
-        parts["n_test"].append(r.n_test[tgt])
-        parts["cosine"].append(r.cosine.ravel())
+        cols["concept"].append(np.full(src.size, ci))
+        cols["source"].append(lang_codes[src])
+        cols["target"].append(lang_codes[tgt])
+        cols["layer"].append(lay + 1)
+        cols["accuracy"].append(r.accuracy.ravel())
+        cols["n_test"].append(r.n_test[tgt])
+        cols["cosine"].append(r.cosine.ravel())
         if r.baseline is not None:
             ls, ll = (a.ravel() for a in np.meshgrid(np.arange(S), np.arange(L), indexing="ij"))
-            base["concept"].append(np.full(ls.size, r.concept, dtype=object))
-            base["language"].append(names[ls])
+            base["concept"].append(np.full(ls.size, ci))
+            base["language"].append(lang_codes[ls])
             base["layer"].append(ll + 1)
             base["accuracy"].append(r.baseline.mean(1).ravel())
             base["accuracy_std"].append(r.baseline.std(1).ravel())
             base["n_directions"].append(np.full(ls.size, r.baseline.shape[1]))
             base["n_test"].append(r.n_test[ls])
-    cat = {k: np.concatenate(v) for k, v in parts.items()}
+
+    def frame(parts: dict, names: list[str]) -> pd.DataFrame:
+        out = {}
+        for k in names:
+            v = np.concatenate(parts[k])
+            if k == "concept":
+                v = pd.Categorical.from_codes(v, categories=concepts)
+            elif k in ("source", "target", "language"):
+                v = pd.Categorical.from_codes(v, categories=languages)
+            out[k] = v
+        return pd.DataFrame(out)
+
     keys = ["concept", "source", "target", "layer"]
     return {
-        "transfer": pd.DataFrame({k: cat[k] for k in keys + ["accuracy", "n_test"]}),
-        "consistency": pd.DataFrame({k: cat[k] for k in keys + ["cosine"]}),
-        "baseline": pd.DataFrame({k: np.concatenate(v) for k, v in base.items()}) if base["concept"] else None,
+        "transfer": frame(cols, keys + ["accuracy", "n_test"]),
+        "consistency": frame(cols, keys + ["cosine"]),
+        "baseline": frame(base, list(base)) if base["concept"] else None,
     }
 
 

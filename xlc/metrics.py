@@ -44,12 +44,19 @@ def transfer(vectors: np.ndarray, test_diffs: np.ndarray, mask: np.ndarray) -> t
     Returns ``accuracy [S, T, L]`` and ``correct [S, T, N, L]`` (bool, False where padded).
     """
     T, N, L, D = test_diffs.shape
-    # one batched matmul per layer: [L, T*N, D] @ [L, D, S] -> [L, T*N, S]
-    # contiguous operands keep numpy on its BLAS path (a strided matmul falls back to a slow loop)
-    lhs = np.ascontiguousarray(test_diffs.reshape(T * N, L, D).transpose(1, 0, 2))
-    scores = np.matmul(lhs, np.ascontiguousarray(vectors.transpose(1, 2, 0)))
-    scores = scores.transpose(2, 1, 0).reshape(len(vectors), T, N, L)
-    correct = (scores > 0) & mask[None, :, :, None]
+    # layer-major layout, contiguous, so that numpy's batched matmul stays on its BLAS path
+    by_layer = np.ascontiguousarray(test_diffs.reshape(T * N, L, D).transpose(1, 0, 2))
+    return transfer_by_layer(vectors, by_layer, mask)
+
+
+def transfer_by_layer(vectors: np.ndarray, test_diffs: np.ndarray, mask: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """:func:`transfer` with the test differences already laid out by layer: ``test_diffs`` is
+    ``[L, T*N, D]`` (target-major within a layer), as the analysis builds it to avoid a copy."""
+    L, TN, D = test_diffs.shape
+    T, N = mask.shape
+    vl = np.ascontiguousarray(vectors.transpose(1, 0, 2))  # [L, S, D]
+    scores = np.matmul(vl, test_diffs.transpose(0, 2, 1))  # [L, S, T*N]
+    correct = (scores.reshape(L, len(vectors), T, N) > 0).transpose(1, 2, 3, 0) & mask[None, :, :, None]
     n = mask.sum(1)
     with np.errstate(invalid="ignore", divide="ignore"):
         accuracy = correct.sum(2) / n[None, :, None]
