@@ -54,7 +54,7 @@ def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--texts", type=int, default=1536)
     ap.add_argument("--repeat", type=int, default=5)
-    ap.add_argument("--batch-size", type=int, default=64)
+    ap.add_argument("--batch-size", type=int, default=32)  # xlc run's default
     args = ap.parse_args()
     from xlc import models
     from xlc.extract import Extractor

@@ -43,6 +43,7 @@ class Extractor:
     padding_side: str | None = None  # None: the tokenizer's own
     add_special_tokens: bool = True
     progress: bool = True
+    workers: int | None = None  # None: 2 on a multi-core CPU, else 1
 
     def __post_init__(self):
         if self.token not in TOKEN_RULES:
@@ -61,31 +62,66 @@ class Extractor:
 
         inputs = [apply_template(self.template, t) for t in texts]
         encoded = self.tokenizer(inputs, add_special_tokens=self.add_special_tokens)  # once, unpadded
-        ids, extra = encoded["input_ids"], {k: v for k, v in encoded.items() if k == "token_type_ids"}
+        ids = encoded["input_ids"]
+        types = encoded.get("token_type_ids")
         order = np.argsort(-np.array([len(x) for x in ids]), kind="stable")
         side = self.padding_side or self.tokenizer.padding_side
         batches = [order[i:i + self.batch_size] for i in range(0, len(order), self.batch_size)]
+        if not batches:
+            raise ValueError("no texts to extract")
+        workers = self.workers or (2 if self.device.type == "cpu" and torch.get_num_threads() >= 2 else 1)
+
+        def work(batch):
+            with torch.inference_mode():  # thread-local: entered in the worker itself
+                return batch, self._forward([ids[i] for i in batch], None if types is None else [types[i] for i in batch],
+                                            side)
+
         out = None
-        with torch.inference_mode():
-            for batch in tqdm(batches, desc=desc, unit="batch", disable=not self.progress, leave=False):
-                rows = [{"input_ids": ids[i], **{k: v[i] for k, v in extra.items()}} for i in batch]
-                states = self._forward(rows, side)
+        bar = tqdm(total=len(batches), desc=desc, unit="batch", disable=not self.progress, leave=False)
+        threads = torch.get_num_threads()
+        try:
+            if workers > 1:
+                # small models on a few CPU cores: batches side by side, one intra-op thread each, keep
+                # the cores busier than one batch at a time split across threads
+                from concurrent.futures import ThreadPoolExecutor
+
+                torch.set_num_threads(max(1, threads // workers))
+                pool = ThreadPoolExecutor(workers)
+                results = pool.map(work, batches)
+            else:
+                pool, results = None, map(work, batches)
+            for batch, states in results:
                 if out is None:
                     out = np.empty((len(texts),) + states.shape[1:], dtype=np.float32)
                 out[batch] = states
-        if out is None:
-            raise ValueError("no texts to extract")
+                bar.update(1)
+        finally:
+            bar.close()
+            if workers > 1:
+                pool.shutdown(cancel_futures=True)
+                torch.set_num_threads(threads)
         return out
 
-    def _forward(self, rows: list[dict], side: str) -> np.ndarray:
+    def _pad(self, rows: list[list[int]], side: str, value: int):
         import torch
 
-        old_side = self.tokenizer.padding_side
-        self.tokenizer.padding_side = side
-        try:
-            enc = self.tokenizer.pad(rows, padding=True, return_tensors="pt")
-        finally:
-            self.tokenizer.padding_side = old_side
+        width = max(len(r) for r in rows)
+        out = torch.full((len(rows), width), value, dtype=torch.long)
+        for j, r in enumerate(rows):
+            if side == "left":
+                out[j, width - len(r):] = torch.tensor(r)
+            else:
+                out[j, :len(r)] = torch.tensor(r)
+        return out
+
+    def _forward(self, ids: list[list[int]], types: list[list[int]] | None, side: str) -> np.ndarray:
+        import torch
+
+        pad_id = self.tokenizer.pad_token_id if self.tokenizer.pad_token_id is not None else 0
+        enc = {"input_ids": self._pad(ids, side, pad_id),
+               "attention_mask": self._pad([[1] * len(r) for r in ids], side, 0)}
+        if types is not None:
+            enc["token_type_ids"] = self._pad(types, side, 0)
         enc = {k: v.to(self.device) for k, v in enc.items()}
         mask = enc["attention_mask"]
         kwargs = {"output_hidden_states": True}
