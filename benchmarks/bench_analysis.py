@@ -60,8 +60,8 @@ def main():
           f"({plan.counts['cache_hits']} cache hits, {plan.counts['texts_forwarded']} texts forwarded)")
 
     def fast():
-        return tables([analyse_concept(c, plan.pairs[c], states[c], plan.splits[c], baseline_directions=0)
-                       for c in plan.concepts])
+        return tables([analyse_concept(c, plan.pairs[c], states[c], plan.splits[c], baseline_directions=0,
+                                       diff_sums=plan.diff_sums[c]) for c in plan.concepts])
 
     def slow():
         return [loop_tables(c, plan.pairs[c], states[c], plan.splits[c]) for c in plan.concepts]

@@ -61,3 +61,23 @@ def test_changed_weights_miss(tiny_dirs, dataset, tmp_path):
     save_tiny("llama", folder, seed=1)  # same files, other weights
     rec = json.loads((run(RunConfig(out=str(tmp_path / "b"), **cfg)) / "run.json").read_text())
     assert rec["counts"]["cache_hits"] == 0
+
+
+def test_cached_difference_sums_give_the_same_results(tiny_dirs, dataset, tmp_path):
+    """The warm path (mean training difference from the cached sum) equals the direct computation."""
+    from xlc.analysis import analyse_concept
+    from xlc.runner import prepare
+
+    plan = prepare(RunConfig(model=str(tiny_dirs["llama"]), data=str(dataset), progress=False, log=None))
+    for c in plan.concepts:
+        states = plan.states(c)
+        assert set(plan.diff_sums[c]) == set(states)
+        fast = analyse_concept(c, plan.pairs[c], states, plan.splits[c], baseline_directions=0,
+                               diff_sums=plan.diff_sums[c])
+        direct = analyse_concept(c, plan.pairs[c], states, plan.splits[c], baseline_directions=0)
+        np.testing.assert_allclose(fast.vectors, direct.vectors, rtol=1e-4, atol=1e-6)
+        np.testing.assert_array_equal(fast.accuracy, direct.accuracy)
+        # a wrong sum would show: the shortcut is really used
+        wrong = {l: v + 1.0 for l, v in plan.diff_sums[c].items()}
+        off = analyse_concept(c, plan.pairs[c], states, plan.splits[c], baseline_directions=0, diff_sums=wrong)
+        assert not np.allclose(off.vectors, direct.vectors)

@@ -46,13 +46,19 @@ class ConceptResult:
 
 
 def analyse_concept(concept: str, pairsets: dict[str, PairSet], states: dict[str, np.ndarray], split: Split,
-                    method: str = "mean_diff", seed: int = 0, baseline_directions: int = 16) -> ConceptResult:
-    """``states[lang]``: ``[2N_lang, L, D]``, the positives then the negatives in ``pairsets[lang]`` order."""
+                    method: str = "mean_diff", seed: int = 0, baseline_directions: int = 16,
+                    diff_sums: dict[str, np.ndarray] | None = None) -> ConceptResult:
+    """``states[lang]``: ``[2N_lang, L, D]``, the positives then the negatives in ``pairsets[lang]`` order.
+
+    ``diff_sums[lang]`` (optional, ``[L, D]``): the sum over all items of (positive - negative), as the
+    activation cache keeps it. When every item is in the split, the mean training difference is then
+    (sum - test differences) / n_train, and only the test pairs' states are read.
+    """
     with _one_blas_thread():
-        return _analyse(concept, pairsets, states, split, method, seed, baseline_directions)
+        return _analyse(concept, pairsets, states, split, method, seed, baseline_directions, diff_sums or {})
 
 
-def _analyse(concept, pairsets, states, split, method, seed, baseline_directions) -> ConceptResult:
+def _analyse(concept, pairsets, states, split, method, seed, baseline_directions, diff_sums) -> ConceptResult:
     langs = list(pairsets)
     picks = []
     for lang in langs:
@@ -71,11 +77,15 @@ def _analyse(concept, pairsets, states, split, method, seed, baseline_directions
     for s, lang in enumerate(langs):
         st, (tr, te, _) = states[lang], picks[s]
         n = len(pairsets[lang])
-        # mean(pos_train) - mean(neg_train) as one matrix-vector product: one read of the states
-        weights = np.zeros(2 * n, dtype=np.float32)
-        weights[tr], weights[n + tr] = 1.0 / len(tr), -1.0 / len(tr)
-        mean_d[s] = (weights @ st.reshape(2 * n, L * D)).reshape(L, D)
-        padded[:, s * N:s * N + len(te)] = (st[te] - st[n + te]).transpose(1, 0, 2)
+        test = st[te] - st[n + te]
+        padded[:, s * N:s * N + len(te)] = test.transpose(1, 0, 2)
+        if lang in diff_sums and len(tr) + len(te) == n:
+            mean_d[s] = (diff_sums[lang] - test.sum(0, dtype=np.float64)) / len(tr)
+        else:
+            # mean(pos_train) - mean(neg_train) as one matrix-vector product: one read of the states
+            weights = np.zeros(2 * n, dtype=np.float32)
+            weights[tr], weights[n + tr] = 1.0 / len(tr), -1.0 / len(tr)
+            mean_d[s] = (weights @ st.reshape(2 * n, L * D)).reshape(L, D)
         mask[s, :len(te)] = True
         if method == "mean_diff":
             vec[s] = mean_d[s]  # the paper's concept vector; positive on its training pairs by construction

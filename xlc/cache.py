@@ -17,7 +17,7 @@ import numpy as np
 
 from xlc.io import atomic_path, sha256_json, write_json
 
-FORMAT = 1
+FORMAT = 2  # 2: entries also hold the sum of the pair differences
 
 
 def default_dir() -> Path:
@@ -40,6 +40,11 @@ class ActivationCache:
 
     def get(self, key: str) -> np.ndarray | None:
         """The cached states (float32, shape ``[N, L, D]``), or None on a miss or a damaged entry."""
+        hit = self.get_with_extras(key)
+        return None if hit is None else hit[0]
+
+    def get_with_extras(self, key: str) -> tuple[np.ndarray, dict[str, np.ndarray]] | None:
+        """``(states, extras)``: the states and the other arrays stored with them, or None."""
         from safetensors.numpy import load_file
 
         tensors, manifest = self._paths(key)
@@ -47,17 +52,21 @@ class ActivationCache:
             return None
         try:
             info = json.loads(manifest.read_text(encoding="utf-8"))
-            states = load_file(tensors)["states"]
+            arrays = load_file(tensors)
+            states = arrays.pop("states")
         except Exception:  # a damaged entry is a miss; it is rewritten
             return None
         if info.get("key") != key or list(states.shape) != info.get("shape"):
             return None
-        return states
+        return states, arrays
 
-    def put(self, key: str, states: np.ndarray, info: dict | None = None) -> None:
+    def put(self, key: str, states: np.ndarray, info: dict | None = None,
+            extras: dict[str, np.ndarray] | None = None) -> None:
         from safetensors.numpy import save_file
 
         tensors, manifest = self._paths(key)
+        arrays = {"states": np.ascontiguousarray(states, dtype=np.float32)}
+        arrays.update({k: np.ascontiguousarray(v) for k, v in (extras or {}).items()})
         with atomic_path(tensors) as tmp:
-            save_file({"states": np.ascontiguousarray(states, dtype=np.float32)}, str(tmp))
+            save_file(arrays, str(tmp))
         write_json(manifest, dict(info or {}, key=key, shape=list(states.shape), format=FORMAT))

@@ -108,6 +108,8 @@ class Plan:
     template: str
     cache: ActivationCache
     counts: dict = field(default_factory=lambda: {"cache_hits": 0, "cache_misses": 0, "texts_forwarded": 0})
+    # {concept: {lang: [L, D] float64}}: sum over all items of (positive - negative), kept with the states
+    diff_sums: dict = field(default_factory=dict)
     _loaded: tuple | None = None
 
     @property
@@ -125,12 +127,13 @@ class Plan:
     def states(self, concept: str) -> dict[str, np.ndarray]:
         """``{lang: [2N, L, D]}`` (positives then negatives), from the cache or one batched pass."""
         out, todo = {}, {}
+        sums = self.diff_sums.setdefault(concept, {})
         for lang, ps in self.pairs[concept].items():
             texts = ps.pos + ps.neg
             key = self.cache.key(self.identity, texts)
-            hit = self.cache.get(key)
-            if hit is not None and len(hit) == len(texts):
-                out[lang] = hit
+            hit = self.cache.get_with_extras(key)
+            if hit is not None and len(hit[0]) == len(texts) and "pair_diff_sum" in hit[1]:
+                out[lang], sums[lang] = hit[0], hit[1]["pair_diff_sum"]
                 self.counts["cache_hits"] += 1
             else:
                 todo[lang] = (key, texts)
@@ -149,8 +152,11 @@ class Plan:
             for lang, (key, ts) in todo.items():
                 out[lang] = states[start:start + len(ts)]
                 start += len(ts)
+                n = len(ts) // 2
+                # a running statistic kept with the states: the analysis then reads only the test pairs
+                sums[lang] = (out[lang][:n] - out[lang][n:]).sum(0, dtype=np.float64)
                 self.cache.put(key, out[lang], {"concept": concept, "lang": lang, "model": self.spec.name,
-                                                "n_texts": len(ts)})
+                                                "n_texts": len(ts)}, extras={"pair_diff_sum": sums[lang]})
                 self.counts["cache_misses"] += 1
         return {lang: out[lang] for lang in self.pairs[concept]}
 
@@ -211,7 +217,7 @@ def run(cfg: RunConfig) -> Path:
         t2 = time.perf_counter()
         timings["extract_s"] += t2 - t1
         results.append(analysis.analyse_concept(c, plan.pairs[c], states, plan.splits[c], cfg.method, cfg.seed,
-                                                cfg.baseline_directions))
+                                                cfg.baseline_directions, plan.diff_sums.get(c)))
         timings["analysis_s"] += time.perf_counter() - t2
 
     spec, fam, pairs, concepts = plan.spec, plan.fam, plan.pairs, plan.concepts
