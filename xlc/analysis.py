@@ -60,15 +60,21 @@ def analyse_concept(concept: str, pairsets: dict[str, PairSet], states: dict[str
 
 def _analyse(concept, pairsets, states, split, method, seed, baseline_directions, diff_sums) -> ConceptResult:
     langs = list(pairsets)
-    picks = []
+    picks, first = [], pairsets[langs[0]]
     for lang in langs:
         ps = pairsets[lang]
+        if picks and ps.keys == first.keys:  # parallel data: the same items in the same order
+            picks.append(picks[0])
+            continue
         _, tr = ps.select(split.train)
         te_keys, te = ps.select(split.test)
         if not tr or not te:
             raise XlcError(f"{ps.path}: no {'training' if not tr else 'test'} pairs under the split; "
                            "add items or check --split")
         picks.append((np.array(tr), np.array(te), te_keys))
+    if (method == "mean_diff" and all(p is picks[0] for p in picks) and all(l in diff_sums for l in langs)
+            and len(picks[0][0]) + len(picks[0][1]) == len(first)):
+        return _analyse_aligned(concept, langs, states, picks[0], seed, baseline_directions, diff_sums)
     L, D = states[langs[0]].shape[1:]
     S, N = len(langs), max(len(te) for _, te, _ in picks)
     padded = np.zeros((L, S * N, D), dtype=np.float32)  # test differences, layer-major (metrics.transfer_by_layer)
@@ -91,9 +97,32 @@ def _analyse(concept, pairsets, states, split, method, seed, baseline_directions
             vec[s] = mean_d[s]  # the paper's concept vector; positive on its training pairs by construction
         else:
             vec[s] = vectors.concept_vectors(st[tr], st[n + tr], method, seed, f"{concept}/{lang}")
+    return _finish(concept, langs, vec, mean_d, padded, mask, [keys for _, _, keys in picks], seed,
+                   baseline_directions)
+
+
+def _analyse_aligned(concept, langs, states, pick, seed, baseline_directions, diff_sums) -> ConceptResult:
+    """Every language has the same items in the same order and its cached difference sum: the mean
+    training differences and the layer-major test differences come out of a few whole-array operations."""
+    tr, te, te_keys = pick
+    n = len(tr) + len(te)
+    first = states[langs[0]]
+    S, T, (L, D) = len(langs), len(te), first.shape[1:]
+    test = np.empty((S, T, L, D), dtype=np.float32)
+    for s, lang in enumerate(langs):
+        np.subtract(states[lang][te], states[lang][n + te], out=test[s])
+    padded = np.ascontiguousarray(test.transpose(2, 0, 1, 3)).reshape(L, S * T, D)
+    sums = np.stack([diff_sums[lang] for lang in langs])
+    mean_d = ((sums - test.sum(1, dtype=np.float64)) / len(tr)).astype(np.float32)
+    mask = np.ones((S, T), dtype=bool)
+    return _finish(concept, langs, mean_d, mean_d, padded, mask, [te_keys] * S, seed, baseline_directions)
+
+
+def _finish(concept, langs, vec, mean_d, padded, mask, test_keys, seed, baseline_directions) -> ConceptResult:
+    S, N = mask.shape
+    L = vec.shape[1]
     accuracy, correct = metrics.transfer_by_layer(vec, padded, mask)
-    result = ConceptResult(concept, langs, vec, accuracy, correct, metrics.consistency(vec), mask.sum(1),
-                           [keys for _, _, keys in picks])
+    result = ConceptResult(concept, langs, vec, accuracy, correct, metrics.consistency(vec), mask.sum(1), test_keys)
     if baseline_directions:
         # chance: K seeded random directions per language, sign-calibrated on its training pairs like the rest
         K = baseline_directions
