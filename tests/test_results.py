@@ -1,9 +1,7 @@
 """xlc.results: reading run folders and the paper's views of them, on fabricated run folders."""
 
-import json
 
 import numpy as np
-import pandas as pd
 import pytest
 from runfolder import write_run
 
