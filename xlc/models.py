@@ -23,7 +23,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from xlc.errors import XlcError
-from xlc.io import sha256_file, sha256_json
+from xlc.io import sha256_file, sha256_json, write_text
 from xlc.reference import model_families
 
 TEMPLATES = {
@@ -134,7 +134,6 @@ def _cached_sha256(path: Path) -> str:
         return memo.read_text().strip()
     digest = sha256_file(path)
     try:
-        from xlc.io import write_text
         write_text(memo, digest)
     except OSError:
         pass  # a read-only cache only costs the re-hash

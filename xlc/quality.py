@@ -7,7 +7,6 @@ file and the item); an empty list means it passed.
 
 from __future__ import annotations
 
-import re
 import unicodedata
 from collections import Counter
 from pathlib import Path
@@ -123,5 +122,3 @@ def langid_report(root: Path, langs, concepts=D.CONCEPTS) -> dict[str, dict]:
                         "examples": wrong}
     return report
 
-
-_WORD = re.compile(r"\w+")
