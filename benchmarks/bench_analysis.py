@@ -2,11 +2,12 @@
 x 7 concepts x all layers), xlc's vectorised code against a plain per-pair, per-layer Python loop
 as in the paper's code. Both produce the same numbers (checked).
 
-usage: .venv/bin/python benchmarks/bench_analysis.py [--model minilm] [--repeat 3]
+usage: .venv/bin/python benchmarks/bench_analysis.py [--model minilm] [--repeat 5] [--calls 10]
 Last line: speedup=X seconds=Y   (Y: xlc's seconds for all concepts)
 """
 
 import argparse
+import gc
 import statistics
 import time
 
@@ -48,7 +49,8 @@ def loop_tables(concept, pairsets, states, split):
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--model", default="minilm")
-    ap.add_argument("--repeat", type=int, default=3)
+    ap.add_argument("--repeat", type=int, default=5, help="interleaved repetitions (default 5)")
+    ap.add_argument("--calls", type=int, default=10, help="xlc calls per repetition (default 10)")
     args = ap.parse_args()
     from xlc.analysis import analyse_concept, tables
     from xlc.runner import RunConfig, prepare
@@ -73,16 +75,29 @@ def main():
             loop_t[["concept", "source", "target", "layer"]].to_numpy()).all()
     assert np.abs(a["transfer"].accuracy.to_numpy() - loop_t.accuracy.to_numpy()).max() < 1e-9
     assert np.abs(a["consistency"].cosine.to_numpy() - loop_c.cosine.to_numpy()).max() < 1e-4
-    t_fast, t_slow = [], []
+    # interleaved repetitions: the loop once, then xlc --calls times (a 10 ms call timed once is noise);
+    # medians of each. xlc's first call after each loop (states evicted from the CPU caches) is printed too.
+    # the garbage collector is off while timing, as timeit does: a full collection triggered by one side's
+    # allocations would otherwise be charged to whichever side happens to be running
+    t_fast, t_slow, t_first = [], [], []
+    gc.collect()
+    gc.disable()
     for _ in range(args.repeat):
         t_slow.append(median_time(slow, 1))
-        t_fast.append(median_time(fast, 1))
+        calls = [median_time(fast, 1) for _ in range(args.calls)]
+        t_first.append(calls[0])
+        t_fast += calls
+    gc.enable()
     fast_s, slow_s = statistics.median(t_fast), statistics.median(t_slow)
+    first_s = statistics.median(t_first)
     n_rows = len(a["transfer"])
     langs = sorted({l for c in plan.concepts for l in plan.langs_for[c]})
     print(f"{len(langs)} languages x {len(plan.concepts)} concepts x {a['transfer'].layer.max()} layers: "
           f"{n_rows} transfer rows + {n_rows} consistency rows")
-    print(f"per-pair loop: {slow_s:.3f} s   xlc: {fast_s:.4f} s")
+    print(f"per-pair loop: median {slow_s:.3f} s of {len(t_slow)} (min {min(t_slow):.3f}, max {max(t_slow):.3f})")
+    print(f"xlc: median {fast_s * 1e3:.1f} ms of {len(t_fast)} calls (min {min(t_fast) * 1e3:.1f}, "
+          f"max {max(t_fast) * 1e3:.1f}); first call after each loop: median {first_s * 1e3:.1f} ms "
+          f"(speedup {slow_s / first_s:.1f})")
     print(f"speedup={slow_s / fast_s:.1f} seconds={fast_s:.4f}")
 
 

@@ -7,6 +7,7 @@ long tables of a run folder (one DataFrame each, built once).
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -28,6 +29,15 @@ def _one_blas_thread():
 
         _BLAS = ThreadpoolController()
     return _BLAS.limit(limits=1, user_api="blas")
+
+
+class ConceptStates(dict):
+    """``{lang: [2N, L, D]}``, the hidden states of one concept. ``block`` is ``[S, 2N, L, D]`` (languages in
+    key order) when the values are views of that one array, else None."""
+
+    def __init__(self, arrays: dict[str, np.ndarray], block: np.ndarray | None = None):
+        super().__init__(arrays)
+        self.block = block
 
 
 @dataclass
@@ -102,20 +112,33 @@ def _analyse(concept, pairsets, states, split, method, seed, baseline_directions
 
 
 def _analyse_aligned(concept, langs, states, pick, seed, baseline_directions, diff_sums) -> ConceptResult:
-    """Every language has the same items in the same order and its cached difference sum: the mean
-    training differences and the layer-major test differences come out of a few whole-array operations."""
+    """Every language has the same items in the same order and its cached difference sum: only the
+    test pairs' states are read, and nothing is copied into another layout."""
     tr, te, te_keys = pick
-    n = len(tr) + len(te)
-    first = states[langs[0]]
-    S, T, (L, D) = len(langs), len(te), first.shape[1:]
-    test = np.empty((S, T, L, D), dtype=np.float32)
-    for s, lang in enumerate(langs):
-        np.subtract(states[lang][te], states[lang][n + te], out=test[s])
-    padded = np.ascontiguousarray(test.transpose(2, 0, 1, 3)).reshape(L, S * T, D)
-    sums = np.stack([diff_sums[lang] for lang in langs])
-    mean_d = ((sums - test.sum(1, dtype=np.float64)) / len(tr)).astype(np.float32)
+    n, T = len(tr) + len(te), len(te)
+    S, (L, D) = len(langs), states[langs[0]].shape[1:]
+    block = getattr(states, "block", None)
+    if block is not None and block.shape[:2] == (S, 2 * n) and list(states) == langs:
+        # one block: two gathers read the test pairs of every language
+        test = np.take(block, te, axis=1)  # take, not block[:, te]: the result is C-contiguous
+        test -= np.take(block, n + te, axis=1)
+    else:
+        test = np.empty((S, T, L, D), dtype=np.float32)
+        neg = np.empty((T, L, D), dtype=np.float32)  # one buffer for every language: no allocation per gather
+        for s, lang in enumerate(langs):
+            # mode="clip" (the indices are in range) lets take write straight into ``out``, unbuffered
+            np.take(states[lang], te, axis=0, out=test[s], mode="clip")
+            np.take(states[lang], n + te, axis=0, out=neg, mode="clip")
+            test[s] -= neg
+    # mean training difference = (sum over all pairs - sum over the test pairs) / n_train
+    vec = np.stack([diff_sums[lang] for lang in langs], dtype=np.float32)
+    # the sum over each language's test pairs as a batched vector-matrix product (BLAS; numpy's reduction
+    # over a middle axis is about twice as slow)
+    vec -= np.matmul(np.ones(T, dtype=np.float32), test.reshape(S, T, L * D)).reshape(S, L, D)
+    vec *= np.float32(1 / len(tr))
+    by_layer = test.reshape(S * T, L, D).transpose(1, 0, 2)  # [L, S*T, D], a strided view BLAS reads in place
     mask = np.ones((S, T), dtype=bool)
-    return _finish(concept, langs, mean_d, mean_d, padded, mask, [te_keys] * S, seed, baseline_directions)
+    return _finish(concept, langs, vec, vec, by_layer, mask, [te_keys] * S, seed, baseline_directions)
 
 
 def _finish(concept, langs, vec, mean_d, padded, mask, test_keys, seed, baseline_directions) -> ConceptResult:
@@ -131,6 +154,19 @@ def _finish(concept, langs, vec, mean_d, padded, mask, test_keys, seed, baseline
             R = vectors.random_vectors(mean_d[s], range(seed, seed + K), f"{concept}/{lang}")
             result.baseline[s] = metrics.transfer_by_layer(R, padded[:, s * N:(s + 1) * N], mask[s:s + 1])[0][:, 0]
     return result
+
+
+@functools.lru_cache(maxsize=64)
+def _grid(*shape: int) -> np.ndarray:
+    """Row indices of a C-order array of ``shape``, one row per axis (read-only, shared)."""
+    grid = np.indices(shape).reshape(len(shape), -1)
+    grid.flags.writeable = False
+    return grid
+
+
+@functools.lru_cache(maxsize=64)
+def _categories(values: tuple[str, ...]) -> pd.CategoricalDtype:
+    return pd.CategoricalDtype(list(values))  # immutable: checked once, then reused
 
 
 def tables(results: list[ConceptResult]) -> dict[str, pd.DataFrame | None]:
@@ -149,7 +185,7 @@ def tables(results: list[ConceptResult]) -> dict[str, pd.DataFrame | None]:
     for ci, r in enumerate(results):
         S, _, L = r.accuracy.shape
         lang_codes = np.array([code[l] for l in r.languages])
-        src, tgt, lay = (a.ravel() for a in np.meshgrid(np.arange(S), np.arange(S), np.arange(L), indexing="ij"))
+        src, tgt, lay = _grid(S, S, L)
         cols["concept"].append(np.full(src.size, ci))
         cols["source"].append(lang_codes[src])
         cols["target"].append(lang_codes[tgt])
@@ -158,7 +194,7 @@ def tables(results: list[ConceptResult]) -> dict[str, pd.DataFrame | None]:
         cols["n_test"].append(r.n_test[tgt])
         cols["cosine"].append(r.cosine.ravel())
         if r.baseline is not None:
-            ls, ll = (a.ravel() for a in np.meshgrid(np.arange(S), np.arange(L), indexing="ij"))
+            ls, ll = _grid(S, L)
             base["concept"].append(np.full(ls.size, ci))
             base["language"].append(lang_codes[ls])
             base["layer"].append(ll + 1)
@@ -166,23 +202,29 @@ def tables(results: list[ConceptResult]) -> dict[str, pd.DataFrame | None]:
             base["accuracy_std"].append(r.baseline.std(1).ravel())
             base["n_directions"].append(np.full(ls.size, r.baseline.shape[1]))
             base["n_test"].append(r.n_test[ls])
+    # categorical columns from codes that index their categories by construction (no re-validation);
+    # the key columns are built once and shared by both tables (pandas copies on write)
+    kinds = {"concept": _categories(tuple(concepts)), "source": (lang := _categories(tuple(languages))),
+             "target": lang, "language": lang}
 
-    def frame(parts: dict, names: list[str]) -> pd.DataFrame:
-        out = {}
-        for k in names:
-            v = np.concatenate(parts[k])
-            if k == "concept":
-                v = pd.Categorical.from_codes(v, categories=concepts)
-            elif k in ("source", "target", "language"):
-                v = pd.Categorical.from_codes(v, categories=languages)
-            out[k] = v
-        return pd.DataFrame(out)
+    def column(name: str, parts: list[np.ndarray]):
+        values = np.concatenate(parts)
+        if name not in kinds:
+            return values
+        n = len(kinds[name].categories)
+        codes = values.astype(np.int8 if n < 2 ** 7 else np.int16 if n < 2 ** 15 else np.int32)
+        return pd.Categorical.from_codes(codes, dtype=kinds[name], validate=False)
 
+    merged = {k: column(k, v) for k, v in cols.items()}
     keys = ["concept", "source", "target", "layer"]
+
+    def frame(columns: dict, names: list[str]) -> pd.DataFrame:
+        return pd.DataFrame({k: columns[k] for k in names}, copy=False)
+
     return {
-        "transfer": frame(cols, keys + ["accuracy", "n_test"]),
-        "consistency": frame(cols, keys + ["cosine"]),
-        "baseline": frame(base, list(base)) if base["concept"] else None,
+        "transfer": frame(merged, keys + ["accuracy", "n_test"]),
+        "consistency": frame(merged, keys + ["cosine"]),
+        "baseline": frame({k: column(k, v) for k, v in base.items()}, list(base)) if base["concept"] else None,
     }
 
 

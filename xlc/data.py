@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import sys
 import zlib
 from dataclasses import dataclass, field
 from functools import cached_property
@@ -72,9 +73,16 @@ class PairSet:
         return {k: i for i, k in enumerate(self.keys)}
 
     def select(self, keys: list[str]) -> tuple[list[str], list[int]]:
-        """The subset of ``keys`` present here, and their indices into this set."""
-        present = [k for k in keys if k in self.index]
-        return present, [self.index[k] for k in present]
+        """The subset of ``keys`` present here, and their indices into this set (fresh lists)."""
+        found = self._selected.get(tuple(keys))
+        if found is None:
+            present = [k for k in keys if k in self.index]
+            found = self._selected[tuple(keys)] = (tuple(present), tuple(self.index[k] for k in present))
+        return list(found[0]), list(found[1])
+
+    @cached_property
+    def _selected(self) -> dict:
+        return {}
 
 
 def concept_file(root: Path, concept: str, lang: str) -> Path:
@@ -102,7 +110,7 @@ def load_pairs(root: str | Path, concept: str, lang: str) -> PairSet:
         if not isinstance(items, dict):
             raise XlcError(f"{path}, group {group!r}: expected an object {{id: item}}, got {type(items).__name__}")
         for ident, item in items.items():
-            key = f"{group}|{ident}"
+            key = sys.intern(f"{group}|{ident}")  # one object per key everywhere: list comparisons are identity checks
             if not isinstance(item, dict):
                 raise XlcError(f"{path}, item {key!r}: expected an object with {', '.join(need)}, got {type(item).__name__}")
             for name in need:

@@ -124,19 +124,39 @@ class Plan:
                                        device_map=self.cfg.device_map)
         return self._loaded
 
-    def states(self, concept: str) -> dict[str, np.ndarray]:
-        """``{lang: [2N, L, D]}`` (positives then negatives), from the cache or one batched pass."""
-        out, todo = {}, {}
+    def states(self, concept: str) -> analysis.ConceptStates:
+        """``{lang: [2N, L, D]}`` (positives then negatives), from the cache or one batched pass.
+
+        When every language has the same number of pairs (parallel data), the arrays are views of one
+        block ``[S, 2N, L, D]`` (the result's ``block``), filled entry by entry as they load, so that
+        the analysis gathers the test pairs of every language at once.
+        """
+        pairs = self.pairs[concept]
+        langs = list(pairs)
+        uniform = len({len(ps) for ps in pairs.values()}) == 1
+        block, out, todo = None, {}, {}
         sums = self.diff_sums.setdefault(concept, {})
-        for lang, ps in self.pairs[concept].items():
+
+        def place(s: int, arr: np.ndarray) -> np.ndarray:
+            nonlocal block, uniform
+            if uniform and block is None:
+                block = np.empty((len(langs),) + arr.shape, dtype=np.float32)
+            if uniform and block.shape[1:] == arr.shape:
+                block[s] = arr
+                return block[s]
+            uniform = False
+            return arr
+
+        for s, (lang, ps) in enumerate(pairs.items()):
             texts = ps.pos + ps.neg
             key = self.cache.key(self.identity, texts)
             hit = self.cache.get_with_extras(key)
             if hit is not None and len(hit[0]) == len(texts) and "pair_diff_sum" in hit[1]:
-                out[lang], sums[lang] = hit[0], hit[1]["pair_diff_sum"]
+                out[lang], sums[lang] = place(s, hit[0]), hit[1]["pair_diff_sum"]
                 self.counts["cache_hits"] += 1
             else:
                 todo[lang] = (key, texts)
+            del hit  # one cache entry in memory at a time, besides the block
         if todo:
             from xlc.extract import Extractor
 
@@ -148,17 +168,21 @@ class Plan:
             texts = [t for _, ts in todo.values() for t in ts]
             states = extractor(texts, desc=f"{concept}: {len(todo)} language(s)")
             self.counts["texts_forwarded"] += len(texts)
+            cold = uniform and len(todo) == len(langs)
+            if cold:  # nothing was cached: the extractor's output, languages in order, is the block
+                block = states.reshape((len(langs), -1) + states.shape[1:])
             start = 0
             for lang, (key, ts) in todo.items():
-                out[lang] = states[start:start + len(ts)]
+                part = states[start:start + len(ts)]
                 start += len(ts)
                 n = len(ts) // 2
                 # a running statistic kept with the states: the analysis then reads only the test pairs
-                sums[lang] = (out[lang][:n] - out[lang][n:]).sum(0, dtype=np.float64)
-                self.cache.put(key, out[lang], {"concept": concept, "lang": lang, "model": self.spec.name,
-                                                "n_texts": len(ts)}, extras={"pair_diff_sum": sums[lang]})
+                sums[lang] = (part[:n] - part[n:]).sum(0, dtype=np.float64)
+                self.cache.put(key, part, {"concept": concept, "lang": lang, "model": self.spec.name,
+                                           "n_texts": len(ts)}, extras={"pair_diff_sum": sums[lang]})
+                out[lang] = part if cold else place(langs.index(lang), part)
                 self.counts["cache_misses"] += 1
-        return {lang: out[lang] for lang in self.pairs[concept]}
+        return analysis.ConceptStates({lang: out[lang] for lang in langs}, block if uniform else None)
 
 
 def prepare(cfg: RunConfig) -> Plan:
