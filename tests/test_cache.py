@@ -81,3 +81,60 @@ def test_cached_difference_sums_give_the_same_results(tiny_dirs, dataset, tmp_pa
         wrong = {l: v + 1.0 for l, v in plan.diff_sums[c].items()}
         off = analyse_concept(c, plan.pairs[c], states, plan.splits[c], baseline_directions=0, diff_sums=wrong)
         assert not np.allclose(off.vectors, direct.vectors)
+
+
+def _assert_block_views(states):
+    """Every language's array is its row of the block, holding the same numbers."""
+    assert states.block is not None
+    for s, (lang, arr) in enumerate(states.items()):
+        assert np.shares_memory(arr, states.block) and np.array_equal(arr, states.block[s]), lang
+
+
+def test_states_block_cold_warm_and_partial(tiny_dirs, dataset, tmp_path):
+    """A concept's states are one block whether they come from one forward pass (cold), from the cache
+    (warm) or from both (one entry missing); the numbers are the same, and the analysis gives the same
+    result from the block as from separate per-language arrays."""
+    from xlc.analysis import analyse_concept
+    from xlc.runner import prepare
+
+    cfg = RunConfig(model=str(tiny_dirs["gpt2"]), data=str(dataset), concepts=["morality"], progress=False, log=None)
+    cold = prepare(cfg).states("morality")
+    _assert_block_views(cold)
+    plan = prepare(cfg)
+    warm = plan.states("morality")
+    assert plan.counts["texts_forwarded"] == 0
+    _assert_block_views(warm)
+    np.testing.assert_allclose(warm.block, cold.block, rtol=0, atol=0)
+    entry = ActivationCache(tmp_path / "xlc-cache" / "activations")
+    victims = sorted(entry.root.rglob("*.json"))
+    victims[0].unlink()  # one (concept, language) entry gone
+    plan = prepare(cfg)
+    partial = plan.states("morality")
+    assert plan.counts["cache_misses"] == 1 and plan.counts["cache_hits"] == len(partial) - 1
+    _assert_block_views(partial)
+    np.testing.assert_allclose(partial.block, cold.block, rtol=1e-5, atol=1e-6)
+    split, pairs = plan.splits["morality"], plan.pairs["morality"]
+    from_block = analyse_concept("morality", pairs, partial, split, diff_sums=plan.diff_sums["morality"])
+    from_dict = analyse_concept("morality", pairs, {l: a.copy() for l, a in partial.items()}, split,
+                                diff_sums=plan.diff_sums["morality"])
+    np.testing.assert_array_equal(from_block.accuracy, from_dict.accuracy)
+    np.testing.assert_array_equal(from_block.correct, from_dict.correct)
+    np.testing.assert_allclose(from_block.vectors, from_dict.vectors, rtol=0, atol=0)
+    np.testing.assert_allclose(from_block.cosine, from_dict.cosine, rtol=0, atol=0)
+
+
+def test_states_without_a_block_when_languages_differ_in_size(tiny_dirs, dataset):
+    """Non-parallel data (one language with an extra item) is served as separate arrays, no block."""
+    import json
+
+    from xlc.runner import prepare
+
+    path = dataset / "morality" / "morality_fr.json"
+    raw = json.loads(path.read_text())
+    raw["g0"]["extra"] = {"pos": "Une phrase de plus.", "neg": "Une autre phrase de plus."}
+    path.write_text(json.dumps(raw, ensure_ascii=False))
+    plan = prepare(RunConfig(model=str(tiny_dirs["gpt2"]), data=str(dataset), concepts=["morality"],
+                             progress=False, log=None))
+    states = plan.states("morality")
+    assert states.block is None
+    assert len(states["fr"]) == len(states["en"]) + 2
