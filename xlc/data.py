@@ -16,7 +16,7 @@ import hashlib
 import json
 import sys
 import zlib
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from functools import cached_property
 from pathlib import Path
 
@@ -63,9 +63,43 @@ class PairSet:
     pos: list[str]
     neg: list[str]
     dropped: list[str] = field(default_factory=list)  # keys whose pos == neg
+    # each item's position in the file, when the items were rearranged (see ``arranged``); None: file order
+    file_positions: list[int] | None = None
 
     def __len__(self) -> int:
         return len(self.keys)
+
+    def arranged(self, *groups: list[str]) -> PairSet:
+        """The same pairs with the keys of ``groups`` first (group by group, each in its order), then the
+        others in file order. ``file_texts`` and ``file_rows`` still give the file's order, in which the
+        texts are cached."""
+        order, seen = [], set()
+        for keys in groups:
+            for k in keys:
+                i = self.index.get(k)
+                if i is not None and k not in seen:
+                    order.append(i)
+                    seen.add(k)
+        order += [i for i, k in enumerate(self.keys) if k not in seen]
+        base = self.file_positions if self.file_positions is not None else range(len(self.keys))
+        return replace(self, keys=[self.keys[i] for i in order], pos=[self.pos[i] for i in order],
+                       neg=[self.neg[i] for i in order], file_positions=[base[i] for i in order])
+
+    def file_texts(self) -> list[str]:
+        """The model inputs as the file orders them: its positives, then its negatives."""
+        if self.file_positions is None:
+            return self.pos + self.neg
+        pos, neg = [""] * len(self), [""] * len(self)
+        for i, f in enumerate(self.file_positions):
+            pos[f], neg[f] = self.pos[i], self.neg[i]
+        return pos + neg
+
+    def file_rows(self) -> np.ndarray | None:
+        """For each row of ``pos + neg`` here, its row in ``file_texts()``; None when in file order."""
+        if self.file_positions is None:
+            return None
+        f = np.asarray(self.file_positions, dtype=np.intp)
+        return np.concatenate([f, len(f) + f])
 
     @cached_property
     def index(self) -> dict[str, int]:

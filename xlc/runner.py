@@ -108,7 +108,7 @@ class Plan:
     template: str
     cache: ActivationCache
     counts: dict = field(default_factory=lambda: {"cache_hits": 0, "cache_misses": 0, "texts_forwarded": 0})
-    # {concept: {lang: [L, D] float64}}: sum over all items of (positive - negative), kept with the states
+    # {concept: {lang: [L, D] float32}}: sum over all items of (positive - negative), kept with the states
     diff_sums: dict = field(default_factory=dict)
     _loaded: tuple | None = None
 
@@ -125,11 +125,12 @@ class Plan:
         return self._loaded
 
     def states(self, concept: str) -> analysis.ConceptStates:
-        """``{lang: [2N, L, D]}`` (positives then negatives), from the cache or one batched pass.
+        """``{lang: [2N, L, D]}`` (positives then negatives, in the order of ``self.pairs``: test pairs
+        first), from the cache or one batched pass.
 
         When every language has the same number of pairs (parallel data), the arrays are views of one
         block ``[S, 2N, L, D]`` (the result's ``block``), filled entry by entry as they load, so that
-        the analysis gathers the test pairs of every language at once.
+        the analysis reads the test pairs of every language as one slice.
         """
         pairs = self.pairs[concept]
         langs = list(pairs)
@@ -137,25 +138,29 @@ class Plan:
         block, out, todo = None, {}, {}
         sums = self.diff_sums.setdefault(concept, {})
 
-        def place(s: int, arr: np.ndarray) -> np.ndarray:
+        def place(s: int, arr: np.ndarray, rows: np.ndarray | None = None) -> np.ndarray:
+            """Row s of the block (``rows``: arr's rows in this plan's item order; None: as they are)."""
             nonlocal block, uniform
             if uniform and block is None:
                 block = np.empty((len(langs),) + arr.shape, dtype=np.float32)
             if uniform and block.shape[1:] == arr.shape:
-                block[s] = arr
+                if rows is None:
+                    block[s] = arr
+                else:  # the copy into the block puts the rows in order at no extra cost
+                    np.take(arr, rows, axis=0, out=block[s], mode="clip")
                 return block[s]
             uniform = False
-            return arr
+            return arr if rows is None else arr[rows]
 
         for s, (lang, ps) in enumerate(pairs.items()):
-            texts = ps.pos + ps.neg
+            texts = ps.file_texts()  # cached in the file's order: the key does not depend on the split
             key = self.cache.key(self.identity, texts)
             hit = self.cache.get_with_extras(key)
             if hit is not None and len(hit[0]) == len(texts) and "pair_diff_sum" in hit[1]:
-                out[lang], sums[lang] = place(s, hit[0]), hit[1]["pair_diff_sum"]
+                out[lang], sums[lang] = place(s, hit[0], ps.file_rows()), hit[1]["pair_diff_sum"]
                 self.counts["cache_hits"] += 1
             else:
-                todo[lang] = (key, texts)
+                todo[lang] = (key, ps.pos + ps.neg)
             del hit  # one cache entry in memory at a time, besides the block
         if todo:
             from xlc.extract import Extractor
@@ -173,15 +178,20 @@ class Plan:
                 block = states.reshape((len(langs), -1) + states.shape[1:])
             start = 0
             for lang, (key, ts) in todo.items():
-                part = states[start:start + len(ts)]
+                part = states[start:start + len(ts)]  # in this plan's item order
                 start += len(ts)
                 n = len(ts) // 2
                 # a running statistic kept with the states: the analysis then reads only the test pairs
                 sums[lang] = (part[:n] - part[n:]).sum(0, dtype=np.float64)
-                self.cache.put(key, part, {"concept": concept, "lang": lang, "model": self.spec.name,
-                                           "n_texts": len(ts)}, extras={"pair_diff_sum": sums[lang]})
+                rows = pairs[lang].file_rows()
+                self.cache.put(key, part if rows is None else part[np.argsort(rows)],
+                               {"concept": concept, "lang": lang, "model": self.spec.name, "n_texts": len(ts)},
+                               extras={"pair_diff_sum": sums[lang]})
                 out[lang] = part if cold else place(langs.index(lang), part)
                 self.counts["cache_misses"] += 1
+        # the sums as float32 rows of one array, in language order: the analysis stacks them without a cast
+        stacked = np.stack([sums[lang] for lang in langs], dtype=np.float32)
+        self.diff_sums[concept] = {lang: stacked[s] for s, lang in enumerate(langs)}
         return analysis.ConceptStates({lang: out[lang] for lang in langs}, block if uniform else None)
 
 
@@ -212,6 +222,10 @@ def prepare(cfg: RunConfig) -> Plan:
         if gaps:
             partial[c] = gaps
             _say(cfg, f"note: {c}: {len(gaps)} item(s) missing in some languages (listed in run.json)")
+
+    # each language's items in split order, test pairs first: the analysis then reads them as one slice
+    # of every language's states (the cache keeps the file's order; Plan.states rearranges on loading)
+    pairs = {c: {l: ps.arranged(splits[c].test, splits[c].train) for l, ps in pairs[c].items()} for c in concepts}
 
     spec = models.resolve(cfg.model, revision=cfg.revision, trust_remote_code=cfg.trust_remote_code, seed=cfg.seed)
     device = models.resolve_device(cfg.device) if not cfg.device_map else "auto"
