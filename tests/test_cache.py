@@ -138,3 +138,26 @@ def test_states_without_a_block_when_languages_differ_in_size(tiny_dirs, dataset
     states = plan.states("morality")
     assert states.block is None
     assert len(states["fr"]) == len(states["en"]) + 2
+
+
+def test_another_split_reuses_the_cache_in_file_order(tiny_dirs, dataset, tmp_path, monkeypatch):
+    """Entries are stored in the file's order, so a run with another split (seed) is served from the
+    cache, and gives what a run with that split on an empty cache gives."""
+    import json
+
+    cfg = dict(model=str(tiny_dirs["llama"]), data=str(dataset), progress=False, log=None, baseline_directions=0,
+               concepts=["morality", "deontology"])
+    run(RunConfig(out=str(tmp_path / "seed0"), seed=0, **cfg))
+    warm = run(RunConfig(out=str(tmp_path / "seed1-warm"), seed=1, **cfg))
+    rec = json.loads((warm / "run.json").read_text())
+    assert rec["counts"]["texts_forwarded"] == 0 and rec["counts"]["cache_misses"] == 0
+    monkeypatch.setenv("XLC_CACHE", str(tmp_path / "other-cache"))
+    cold = run(RunConfig(out=str(tmp_path / "seed1-cold"), seed=1, **cfg))
+    assert json.loads((cold / "run.json").read_text())["counts"]["cache_hits"] == 0
+    assert (warm / "split.json").read_text() == (cold / "split.json").read_text()
+    import pandas as pd
+
+    a, b = pd.read_csv(warm / "transfer.csv"), pd.read_csv(cold / "transfer.csv")
+    assert (a.accuracy.to_numpy() == b.accuracy.to_numpy()).all()
+    ca, cb = pd.read_csv(warm / "consistency.csv"), pd.read_csv(cold / "consistency.csv")
+    np.testing.assert_allclose(ca.cosine.to_numpy(), cb.cosine.to_numpy(), atol=1e-5)

@@ -76,3 +76,30 @@ def test_discover_and_language_order(tmp_path):
     assert D.order_languages(["sw", "zh", "en", "xx"]) == ["en", "zh", "sw", "xx"]
     with pytest.raises(XlcError, match="no <concept>"):
         D.discover(tmp_path / "fairness")
+
+
+def test_arranged_pairs_keep_the_file_order_recoverable(tmp_path):
+    root = write_dataset(tmp_path / "data")
+    ps = D.load_pairs(root, "morality", "en")
+    split = D.make_split(ps.keys, "morality", 0.25, seed=3)
+    arranged = ps.arranged(split.test, split.train)
+    n_test = len(split.test)
+    assert arranged.keys[:n_test] == split.test and arranged.keys[n_test:] == split.train
+    assert sorted(arranged.keys) == sorted(ps.keys) and len(arranged) == len(ps)
+    # every item keeps its own texts
+    mine = dict(zip(ps.keys, zip(ps.pos, ps.neg)))
+    assert all(mine[k] == (p, n) for k, p, n in zip(arranged.keys, arranged.pos, arranged.neg))
+    # the file's order (the cached one) comes back, and file_rows maps rows here to rows there
+    assert arranged.file_texts() == ps.pos + ps.neg
+    assert ps.file_texts() == ps.pos + ps.neg and ps.file_rows() is None
+    rows = arranged.file_rows()
+    file_texts = arranged.file_texts()
+    assert [file_texts[r] for r in rows] == arranged.pos + arranged.neg
+    # arranging again composes: still mapped to the file
+    again = arranged.arranged(list(reversed(arranged.keys)))
+    assert again.file_texts() == ps.pos + ps.neg
+    assert [again.file_texts()[r] for r in again.file_rows()] == again.pos + again.neg
+    # keys outside the groups stay, after them, in file order
+    partial = ps.arranged(split.test[:2])
+    assert partial.keys[:2] == split.test[:2]
+    assert partial.keys[2:] == [k for k in ps.keys if k not in split.test[:2]]
