@@ -1,4 +1,5 @@
 import numpy as np
+import pytest
 
 from xlc.cache import ActivationCache
 from xlc.runner import RunConfig, run
@@ -161,3 +162,38 @@ def test_another_split_reuses_the_cache_in_file_order(tiny_dirs, dataset, tmp_pa
     assert (a.accuracy.to_numpy() == b.accuracy.to_numpy()).all()
     ca, cb = pd.read_csv(warm / "consistency.csv"), pd.read_csv(cold / "consistency.csv")
     np.testing.assert_allclose(ca.cosine.to_numpy(), cb.cosine.to_numpy(), atol=1e-5)
+
+
+def test_read_into_scatters_rows_and_rejects_damage(tmp_path):
+    cache = ActivationCache(tmp_path)
+    key = cache.key({"model": "m"}, ["t"])
+    states = np.arange(5 * 2 * 3, dtype=np.float32).reshape(5, 2, 3)
+    cache.put(key, states, extras={"pair_diff_sum": np.ones((2, 3))})
+    order = np.array([3, 0, 4, 1, 2])  # file row i -> row order[i]
+    out, extras = cache.read_into(key, lambda shape: np.zeros(shape, dtype=np.float32), order)
+    for i, row in enumerate(order):
+        np.testing.assert_array_equal(out[row], states[i])
+    np.testing.assert_array_equal(extras["pair_diff_sum"], np.ones((2, 3)))
+    # into a row of a bigger block, no reordering
+    block = np.zeros((2,) + states.shape, dtype=np.float32)
+    got, _ = cache.read_into(key, lambda shape: block[1])
+    assert np.shares_memory(got, block) and np.array_equal(block[1], states) and not block[0].any()
+    # a destination may decline; a bad destination or order is the caller's error, said plainly
+    assert cache.read_into(key, lambda shape: None) is None
+    with pytest.raises(ValueError, match="order"):
+        cache.read_into(key, lambda shape: np.zeros(shape, dtype=np.float32), np.array([0, 0, 1, 2, 3]))
+    with pytest.raises(ValueError, match="destination"):
+        cache.read_into(key, lambda shape: np.zeros(shape, dtype=np.float64))
+    # a truncated file, or a header that does not fit, is a miss
+    tensors = next(tmp_path.rglob("*.safetensors"))
+    whole = tensors.read_bytes()
+    tensors.write_bytes(whole[:-7])
+    assert cache.get(key) is None
+    tensors.write_bytes(whole[:8] + b"[" + whole[9:])  # not a header object
+    assert cache.get(key) is None
+    tensors.write_bytes(whole.replace(b'"F32"', b'"F16"', 1))  # a dtype whose size does not fit the offsets
+    assert cache.get(key) is None
+    tensors.write_bytes(b"")
+    assert cache.get(key) is None
+    tensors.write_bytes(whole)
+    np.testing.assert_array_equal(cache.get(key), states)

@@ -38,6 +38,11 @@ class ActivationCache:
         folder = self.root / key[:2]
         return folder / f"{key}.safetensors", folder / f"{key}.json"
 
+    def _names(self, key: str) -> tuple[str, str]:
+        """``_paths`` as plain strings (no pathlib on the read path: it is called per language)."""
+        stem = os.path.join(str(self.root), key[:2], key)
+        return stem + ".safetensors", stem + ".json"
+
     def get(self, key: str) -> np.ndarray | None:
         """The cached states (float32, shape ``[N, L, D]``), or None on a miss or a damaged entry."""
         hit = self.get_with_extras(key)
@@ -45,20 +50,60 @@ class ActivationCache:
 
     def get_with_extras(self, key: str) -> tuple[np.ndarray, dict[str, np.ndarray]] | None:
         """``(states, extras)``: the states and the other arrays stored with them, or None."""
-        from safetensors.numpy import load_file
+        hit = self.read_into(key, lambda shape: np.empty(shape, dtype=np.float32))
+        return hit
 
-        tensors, manifest = self._paths(key)
-        if not (tensors.is_file() and manifest.is_file()):
-            return None
+    def read_into(self, key: str, destination, order: np.ndarray | None = None
+                  ) -> tuple[np.ndarray, dict[str, np.ndarray]] | None:
+        """Read entry ``key``'s states straight into memory the caller chooses, in the order it wants.
+
+        ``destination(shape)`` returns a C-contiguous float32 array of that shape (the entry's), or None to
+        decline the entry; row ``i``
+        of the file lands in row ``order[i]`` (None: row ``i``), by scattering reads, one system call per
+        1,024 rows: one copy from the page cache, the reordering for free. Returns ``(states, extras)``,
+        or None on a miss or a damaged or truncated entry.
+        """
+        tensors, manifest = self._names(key)
         try:
-            info = json.loads(manifest.read_text(encoding="utf-8"))
-            arrays = load_file(tensors)
-            states = arrays.pop("states")
-        except Exception:  # a damaged entry is a miss; it is rewritten
+            with open(manifest, encoding="utf-8") as mf:
+                info = json.load(mf)
+            fh = open(tensors, "rb", buffering=0)
+        except (OSError, ValueError):  # no entry, or an unreadable manifest
             return None
-        if info.get("key") != key or list(states.shape) != info.get("shape"):
-            return None
-        return states, arrays
+        with fh:
+            fd = fh.fileno()
+            try:
+                specs, base = _header(fd, os.fstat(fd).st_size)
+            except (OSError, _Damaged):
+                return None
+            spec = specs.pop("states", None)
+            if (info.get("key") != key or spec is None or spec["dtype"] != "F32" or not spec["shape"]
+                    or spec["shape"] != info.get("shape")):
+                return None
+            out = destination(tuple(spec["shape"]))
+            if out is None:  # the caller declines an entry of this shape: a miss
+                return None
+            if out.dtype != np.float32 or not out.flags.c_contiguous or list(out.shape) != spec["shape"]:
+                raise ValueError(f"destination: need a C-contiguous float32 array of shape {spec['shape']}")
+            order = np.arange(len(out)) if order is None else np.asarray(order)
+            if sorted(order.tolist()) != list(range(len(out))):
+                raise ValueError(f"order: need a permutation of the {len(out)} rows")
+            start, row_bytes = base + spec["data_offsets"][0], out[0].nbytes
+            flat = memoryview(out.reshape(-1).view(np.uint8))
+            views = [flat[i * row_bytes:(i + 1) * row_bytes] for i in order.tolist()]
+            try:
+                for first in range(0, len(views), 1024):
+                    chunk = views[first:first + 1024]
+                    if os.preadv(fd, chunk, start + first * row_bytes) != len(chunk) * row_bytes:
+                        return None
+                extras = {}
+                for name, sp in specs.items():
+                    b, e = sp["data_offsets"]
+                    raw = os.pread(fd, e - b, base + b)
+                    extras[name] = np.frombuffer(raw, dtype=_DTYPES[sp["dtype"]]).reshape(sp["shape"]).copy()
+            except OSError:
+                return None
+        return out, extras
 
     def put(self, key: str, states: np.ndarray, info: dict | None = None,
             extras: dict[str, np.ndarray] | None = None) -> None:
@@ -70,3 +115,33 @@ class ActivationCache:
         with atomic_path(tensors) as tmp:
             save_file(arrays, str(tmp))
         write_json(manifest, dict(info or {}, key=key, shape=list(states.shape), format=FORMAT))
+
+
+_DTYPES = {"F32": np.float32, "F64": np.float64, "F16": np.float16, "I64": np.int64, "I32": np.int32}
+
+
+class _Damaged(Exception):
+    pass
+
+
+def _header(fd: int, size: int) -> tuple[dict, int]:
+    """The tensors of a safetensors file (``{name: {dtype, shape, data_offsets}}``) and where its data
+    starts. The format: an 8-byte little-endian header length, a JSON header, then the data. Raises
+    _Damaged on anything that does not add up."""
+    try:
+        if size < 8:
+            raise _Damaged("too short for a safetensors file")
+        head = os.pread(fd, min(size, 1 << 14), 0)  # the header is small: usually one read
+        n = int.from_bytes(head[:8], "little")
+        if n > size - 8:
+            raise _Damaged("header longer than the file")
+        header = json.loads(head[8:8 + n] if 8 + n <= len(head) else os.pread(fd, n, 8))
+        header.pop("__metadata__", None)
+        for name, spec in header.items():
+            begin, end = spec["data_offsets"]
+            itemsize = np.dtype(_DTYPES[spec["dtype"]]).itemsize
+            if not 0 <= begin <= end <= size - 8 - n or end - begin != int(np.prod(spec["shape"])) * itemsize:
+                raise _Damaged(f"tensor {name!r} does not fit the file")
+    except (ValueError, KeyError, TypeError, AttributeError) as e:  # JSON errors are ValueErrors
+        raise _Damaged(str(e)) from None
+    return header, 8 + n

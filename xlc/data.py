@@ -87,12 +87,16 @@ class PairSet:
 
     def file_texts(self) -> list[str]:
         """The model inputs as the file orders them: its positives, then its negatives."""
+        return list(self._file_texts)
+
+    @cached_property
+    def _file_texts(self) -> tuple[str, ...]:
         if self.file_positions is None:
-            return self.pos + self.neg
+            return tuple(self.pos + self.neg)
         pos, neg = [""] * len(self), [""] * len(self)
         for i, f in enumerate(self.file_positions):
             pos[f], neg[f] = self.pos[i], self.neg[i]
-        return pos + neg
+        return tuple(pos + neg)
 
     def file_rows(self) -> np.ndarray | None:
         """For each row of ``pos + neg`` here, its row in ``file_texts()``; None when in file order."""

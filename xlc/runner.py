@@ -138,30 +138,27 @@ class Plan:
         block, out, todo = None, {}, {}
         sums = self.diff_sums.setdefault(concept, {})
 
-        def place(s: int, arr: np.ndarray, rows: np.ndarray | None = None) -> np.ndarray:
-            """Row s of the block (``rows``: arr's rows in this plan's item order; None: as they are)."""
+        def place(s: int, shape: tuple) -> np.ndarray:
+            """Where language s's states go: its row of the block, or an array of its own."""
             nonlocal block, uniform
             if uniform and block is None:
-                block = np.empty((len(langs),) + arr.shape, dtype=np.float32)
-            if uniform and block.shape[1:] == arr.shape:
-                if rows is None:
-                    block[s] = arr
-                else:  # the copy into the block puts the rows in order at no extra cost
-                    np.take(arr, rows, axis=0, out=block[s], mode="clip")
+                block = np.empty((len(langs),) + tuple(shape), dtype=np.float32)
+            if uniform and block.shape[1:] == tuple(shape):
                 return block[s]
             uniform = False
-            return arr if rows is None else arr[rows]
+            return np.empty(shape, dtype=np.float32)
 
         for s, (lang, ps) in enumerate(pairs.items()):
             texts = ps.file_texts()  # cached in the file's order: the key does not depend on the split
             key = self.cache.key(self.identity, texts)
-            hit = self.cache.get_with_extras(key)
-            if hit is not None and len(hit[0]) == len(texts) and "pair_diff_sum" in hit[1]:
-                out[lang], sums[lang] = place(s, hit[0], ps.file_rows()), hit[1]["pair_diff_sum"]
+            rows = ps.file_rows()  # the file's row of each of our rows; the read scatters them into place
+            hit = self.cache.read_into(key, lambda shape, s=s: place(s, shape) if shape[0] == len(texts) else None,
+                                       None if rows is None else np.argsort(rows))
+            if hit is not None and "pair_diff_sum" in hit[1]:
+                out[lang], sums[lang] = hit[0], hit[1]["pair_diff_sum"]
                 self.counts["cache_hits"] += 1
             else:
                 todo[lang] = (key, ps.pos + ps.neg)
-            del hit  # one cache entry in memory at a time, besides the block
         if todo:
             from xlc.extract import Extractor
 
@@ -187,7 +184,11 @@ class Plan:
                 self.cache.put(key, part if rows is None else part[np.argsort(rows)],
                                {"concept": concept, "lang": lang, "model": self.spec.name, "n_texts": len(ts)},
                                extras={"pair_diff_sum": sums[lang]})
-                out[lang] = part if cold else place(langs.index(lang), part)
+                if cold:
+                    out[lang] = part
+                else:
+                    out[lang] = place(langs.index(lang), part.shape)
+                    out[lang][...] = part
                 self.counts["cache_misses"] += 1
         # the sums as float32 rows of one array, in language order: the analysis stacks them without a cast
         stacked = np.stack([sums[lang] for lang in langs], dtype=np.float32)
