@@ -197,3 +197,19 @@ def test_read_into_scatters_rows_and_rejects_damage(tmp_path):
     assert cache.get(key) is None
     tensors.write_bytes(whole)
     np.testing.assert_array_equal(cache.get(key), states)
+
+
+def test_read_into_without_scattering_reads(tmp_path, monkeypatch):
+    """Systems without preadv (macOS before 3.11's support, Windows) read and reorder in one copy."""
+    import os
+
+    cache = ActivationCache(tmp_path)
+    key = cache.key({"model": "m"}, ["t"])
+    states = np.random.default_rng(0).normal(size=(6, 2, 4)).astype(np.float32)
+    cache.put(key, states, extras={"pair_diff_sum": np.zeros((2, 4))})
+    order = np.array([5, 2, 0, 1, 4, 3])
+    with_preadv, _ = cache.read_into(key, lambda shape: np.empty(shape, dtype=np.float32), order)
+    monkeypatch.delattr(os, "preadv")
+    without, _ = cache.read_into(key, lambda shape: np.empty(shape, dtype=np.float32), order)
+    np.testing.assert_array_equal(with_preadv, without)
+    np.testing.assert_array_equal(without[order], states)

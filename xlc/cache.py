@@ -10,6 +10,7 @@ entry counts only when its manifest matches its key and its array has the record
 from __future__ import annotations
 
 import json
+import math
 import os
 from pathlib import Path
 
@@ -71,9 +72,8 @@ class ActivationCache:
         except (OSError, ValueError):  # no entry, or an unreadable manifest
             return None
         with fh:
-            fd = fh.fileno()
             try:
-                specs, base = _header(fd, os.fstat(fd).st_size)
+                specs, base = _header(fh, os.fstat(fh.fileno()).st_size)
             except (OSError, _Damaged):
                 return None
             spec = specs.pop("states", None)
@@ -88,20 +88,16 @@ class ActivationCache:
             order = np.arange(len(out)) if order is None else np.asarray(order)
             if sorted(order.tolist()) != list(range(len(out))):
                 raise ValueError(f"order: need a permutation of the {len(out)} rows")
-            start, row_bytes = base + spec["data_offsets"][0], out[0].nbytes
-            flat = memoryview(out.reshape(-1).view(np.uint8))
-            views = [flat[i * row_bytes:(i + 1) * row_bytes] for i in order.tolist()]
             try:
-                for first in range(0, len(views), 1024):
-                    chunk = views[first:first + 1024]
-                    if os.preadv(fd, chunk, start + first * row_bytes) != len(chunk) * row_bytes:
-                        return None
+                if not _read_rows(fh, base + spec["data_offsets"][0], out, order):
+                    return None  # truncated
                 extras = {}
                 for name, sp in specs.items():
                     b, e = sp["data_offsets"]
-                    raw = os.pread(fd, e - b, base + b)
+                    fh.seek(base + b)
+                    raw = fh.read(e - b)
                     extras[name] = np.frombuffer(raw, dtype=_DTYPES[sp["dtype"]]).reshape(sp["shape"]).copy()
-            except OSError:
+            except (OSError, ValueError):
                 return None
         return out, extras
 
@@ -124,23 +120,47 @@ class _Damaged(Exception):
     pass
 
 
-def _header(fd: int, size: int) -> tuple[dict, int]:
+def _read_rows(fh, start: int, out: np.ndarray, order: np.ndarray) -> bool:
+    """Rows of the file from byte ``start`` into ``out``, file row i into ``out[order[i]]``. Where the
+    system has scattering reads (Linux, BSD), one call per 1,024 rows lands each row in place; elsewhere
+    one read and one reordering copy. False when the file is shorter than it should be."""
+    row_bytes = out[0].nbytes
+    if hasattr(os, "preadv"):
+        flat = memoryview(out.reshape(-1).view(np.uint8))
+        views = [flat[i * row_bytes:(i + 1) * row_bytes] for i in order.tolist()]
+        for first in range(0, len(views), 1024):
+            chunk = views[first:first + 1024]
+            if os.preadv(fh.fileno(), chunk, start + first * row_bytes) != len(chunk) * row_bytes:
+                return False
+        return True
+    raw = np.empty_like(out)
+    fh.seek(start)
+    if fh.readinto(memoryview(raw.reshape(-1).view(np.uint8))) != raw.nbytes:
+        return False
+    out[order] = raw
+    return True
+
+
+def _header(fh, size: int) -> tuple[dict, int]:
     """The tensors of a safetensors file (``{name: {dtype, shape, data_offsets}}``) and where its data
     starts. The format: an 8-byte little-endian header length, a JSON header, then the data. Raises
     _Damaged on anything that does not add up."""
     try:
         if size < 8:
             raise _Damaged("too short for a safetensors file")
-        head = os.pread(fd, min(size, 1 << 14), 0)  # the header is small: usually one read
+        fh.seek(0)
+        head = fh.read(min(size, 1 << 14))  # the header is small: usually one read
         n = int.from_bytes(head[:8], "little")
         if n > size - 8:
             raise _Damaged("header longer than the file")
-        header = json.loads(head[8:8 + n] if 8 + n <= len(head) else os.pread(fd, n, 8))
+        if 8 + n > len(head):
+            head += fh.read(8 + n - len(head))
+        header = json.loads(head[8:8 + n])
         header.pop("__metadata__", None)
         for name, spec in header.items():
             begin, end = spec["data_offsets"]
-            itemsize = np.dtype(_DTYPES[spec["dtype"]]).itemsize
-            if not 0 <= begin <= end <= size - 8 - n or end - begin != int(np.prod(spec["shape"])) * itemsize:
+            itemsize = _DTYPES[spec["dtype"]]().itemsize
+            if not 0 <= begin <= end <= size - 8 - n or end - begin != math.prod(spec["shape"]) * itemsize:
                 raise _Damaged(f"tensor {name!r} does not fit the file")
     except (ValueError, KeyError, TypeError, AttributeError) as e:  # JSON errors are ValueErrors
         raise _Damaged(str(e)) from None
