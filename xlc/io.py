@@ -54,5 +54,10 @@ def sha256_file(path: str | os.PathLike, chunk: int = 1 << 22) -> str:
     return h.hexdigest()
 
 
+def cache_root() -> Path:
+    """Where xlc keeps what it can recompute: ``$XLC_CACHE``, default ``~/.cache/xlc``."""
+    return Path(os.environ.get("XLC_CACHE", Path.home() / ".cache" / "xlc"))
+
+
 def sha256_json(obj: Any) -> str:
     return hashlib.sha256(json.dumps(obj, sort_keys=True, ensure_ascii=False).encode("utf-8")).hexdigest()

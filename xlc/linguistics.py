@@ -24,7 +24,6 @@ loosely for the others; both are shown side by side. Pearson's r does not depend
 from __future__ import annotations
 
 import json
-import os
 import warnings
 from pathlib import Path
 
@@ -33,7 +32,7 @@ import pandas as pd
 from scipy import stats
 
 from xlc.errors import XlcError
-from xlc.io import sha256_json, write_json
+from xlc.io import cache_root, sha256_json, write_json
 from xlc.reference import paper_distances as _paper
 
 KINDS = ("genetic", "syntactic", "geographic", "phonological")
@@ -119,7 +118,7 @@ def lang2vec_distances(languages: list[str], kinds=KINDS, cache: str | Path | No
         if k not in FEATURES:
             raise XlcError(f"distance kind {k!r}: use one of {', '.join(FEATURES)}")
     codes = [iso639_3(l) for l in languages]
-    folder = Path(cache or Path(os.environ.get("XLC_CACHE", Path.home() / ".cache" / "xlc")) / "lang2vec")
+    folder = Path(cache) if cache else cache_root() / "lang2vec"
     key = sha256_json([codes, [FEATURES[k] for k in kinds], md.version("lang2vec"), 1])[:24]
     path = folder / f"{key}.json"
     if path.is_file():

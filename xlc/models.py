@@ -17,13 +17,12 @@ Names xlc knows:
 from __future__ import annotations
 
 import json
-import os
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from xlc.errors import XlcError
-from xlc.io import sha256_file, sha256_json, write_text
+from xlc.io import cache_root, sha256_file, sha256_json, write_text
 from xlc.reference import model_families
 
 TEMPLATES = {
@@ -128,7 +127,7 @@ def _cached_sha256(path: Path) -> str:
     st = path.stat()
     if st.st_size < MEMO_MIN_BYTES:
         return sha256_file(path)
-    memo_dir = Path(os.environ.get("XLC_CACHE", Path.home() / ".cache" / "xlc")) / "file-hashes"
+    memo_dir = cache_root() / "file-hashes"
     memo = memo_dir / (sha256_json([str(path.resolve()), st.st_ino, st.st_size, st.st_mtime_ns, st.st_ctime_ns])[:32] + ".txt")
     if memo.is_file():
         return memo.read_text().strip()
