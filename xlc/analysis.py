@@ -119,25 +119,14 @@ def _analyse_aligned(concept, langs, states, pick, seed, baseline_directions, di
     n, T = len(tr) + len(te), len(te)
     S, (L, D) = len(langs), states[langs[0]].shape[1:]
     block = getattr(states, "block", None)
-    run = int(te[0]) if T and int(te[-1]) - int(te[0]) == T - 1 and (np.diff(te) == 1).all() else None
-    if block is not None and block.shape[:2] == (S, 2 * n) and list(states) == langs:
-        if run is not None:  # the test pairs are one run of rows (Plan orders them so): two slices
-            test = np.subtract(block[:, run:run + T], block[:, n + run:n + run + T])
-        else:  # two gathers read the test pairs of every language (take: the result is C-contiguous)
-            test = np.take(block, te, axis=1)
-            test -= np.take(block, n + te, axis=1)
+    run = int(te[0]) if int(te[-1]) - int(te[0]) == T - 1 and (np.diff(te) == 1).all() else None
+    if block is not None and run is not None and block.shape[:2] == (S, 2 * n) and list(states) == langs:
+        # the test pairs are one run of rows in every language (Plan orders them so): two slices
+        test = np.subtract(block[:, run:run + T], block[:, n + run:n + run + T])
     else:
         test = np.empty((S, T, L, D), dtype=np.float32)
-        neg = np.empty((T, L, D), dtype=np.float32)  # one buffer for every language: no allocation per gather
         for s, lang in enumerate(langs):
-            st = states[lang]
-            if run is not None:
-                np.subtract(st[run:run + T], st[n + run:n + run + T], out=test[s])
-                continue
-            # mode="clip" (the indices are in range) lets take write straight into ``out``, unbuffered
-            np.take(st, te, axis=0, out=test[s], mode="clip")
-            np.take(st, n + te, axis=0, out=neg, mode="clip")
-            test[s] -= neg
+            np.subtract(states[lang][te], states[lang][n + te], out=test[s])
     # mean training difference = (sum over all pairs - sum over the test pairs) / n_train
     vec = np.stack([diff_sums[lang] for lang in langs], dtype=np.float32)
     # the sum over each language's test pairs as a batched vector-matrix product (BLAS; numpy's reduction

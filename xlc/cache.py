@@ -16,13 +16,13 @@ from pathlib import Path
 
 import numpy as np
 
-from xlc.io import atomic_path, sha256_json, write_json
+from xlc.io import atomic_path, cache_root, sha256_json, write_json
 
 FORMAT = 2  # 2: entries also hold the sum of the pair differences
 
 
 def default_dir() -> Path:
-    return Path(os.environ.get("XLC_CACHE", Path.home() / ".cache" / "xlc")) / "activations"
+    return cache_root() / "activations"
 
 
 class ActivationCache:
@@ -35,12 +35,9 @@ class ActivationCache:
     def key(identity: dict, texts: list[str]) -> str:
         return sha256_json({"format": FORMAT, "identity": identity, "texts": list(texts)})
 
-    def _paths(self, key: str) -> tuple[Path, Path]:
-        folder = self.root / key[:2]
-        return folder / f"{key}.safetensors", folder / f"{key}.json"
-
     def _names(self, key: str) -> tuple[str, str]:
-        """``_paths`` as plain strings (no pathlib on the read path: it is called per language)."""
+        """The entry's states and manifest files, as plain strings (no pathlib on the read path: it
+        runs once per language)."""
         stem = os.path.join(str(self.root), key[:2], key)
         return stem + ".safetensors", stem + ".json"
 
@@ -51,18 +48,16 @@ class ActivationCache:
 
     def get_with_extras(self, key: str) -> tuple[np.ndarray, dict[str, np.ndarray]] | None:
         """``(states, extras)``: the states and the other arrays stored with them, or None."""
-        hit = self.read_into(key, lambda shape: np.empty(shape, dtype=np.float32))
-        return hit
+        return self.read_into(key, lambda shape: np.empty(shape, dtype=np.float32))
 
     def read_into(self, key: str, destination, order: np.ndarray | None = None
                   ) -> tuple[np.ndarray, dict[str, np.ndarray]] | None:
         """Read entry ``key``'s states straight into memory the caller chooses, in the order it wants.
 
         ``destination(shape)`` returns a C-contiguous float32 array of that shape (the entry's), or None to
-        decline the entry; row ``i``
-        of the file lands in row ``order[i]`` (None: row ``i``), by scattering reads, one system call per
-        1,024 rows: one copy from the page cache, the reordering for free. Returns ``(states, extras)``,
-        or None on a miss or a damaged or truncated entry.
+        decline the entry; row ``i`` of the file lands in row ``order[i]`` (None: row ``i``), by scattering
+        reads, one system call per 1,024 rows: one copy from the page cache, the reordering for free.
+        Returns ``(states, extras)``, or None on a miss or a damaged or truncated entry.
         """
         tensors, manifest = self._names(key)
         try:
@@ -105,7 +100,7 @@ class ActivationCache:
             extras: dict[str, np.ndarray] | None = None) -> None:
         from safetensors.numpy import save_file
 
-        tensors, manifest = self._paths(key)
+        tensors, manifest = self._names(key)
         arrays = {"states": np.ascontiguousarray(states, dtype=np.float32)}
         arrays.update({k: np.ascontiguousarray(v) for k, v in (extras or {}).items()})
         with atomic_path(tensors) as tmp:

@@ -44,9 +44,7 @@ def transfer(vectors: np.ndarray, test_diffs: np.ndarray, mask: np.ndarray) -> t
     Returns ``accuracy [S, T, L]`` and ``correct [S, T, N, L]`` (bool, False where padded).
     """
     T, N, L, D = test_diffs.shape
-    # layer-major layout, contiguous, so that numpy's batched matmul stays on its BLAS path
-    by_layer = np.ascontiguousarray(test_diffs.reshape(T * N, L, D).transpose(1, 0, 2))
-    return transfer_by_layer(vectors, by_layer, mask)
+    return transfer_by_layer(vectors, test_diffs.reshape(T * N, L, D).transpose(1, 0, 2), mask)
 
 
 def transfer_by_layer(vectors: np.ndarray, test_diffs: np.ndarray, mask: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
