@@ -56,6 +56,14 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("--baseline-directions", type=int, default=16, help="random directions for the chance baseline")
     r.add_argument("--quiet", action="store_true", help="no progress bars")
 
+    c = sub.add_parser("check", help="check a data folder: schema, alignment, scripts, and surface cues (length "
+                       "balance, one-sided words, what a length rule and a character n-gram classifier reach)")
+    c.add_argument("data", nargs="?", help="folder with <concept>/<concept>_<lang>.json (default: the bundled data set)")
+    c.add_argument("--concepts", nargs="+")
+    c.add_argument("--langs", nargs="+")
+    c.add_argument("--fast", action="store_true", help="skip the cross-validated surface classifiers")
+    c.add_argument("--langid", action="store_true", help="also run language identification (py3langid)")
+
     b = sub.add_parser("book", help="execute the notebooks for run folders and build the HTML book")
     b.add_argument("--runs", nargs="+", required=True, help="run folders written by 'xlc run'")
     b.add_argument("--out", default="book", help="folder for the executed notebooks and pages (default: book)")
@@ -118,6 +126,18 @@ def main(argv: list[str] | None = None) -> int:
                             trust_remote_code=args.trust_remote_code, cache=args.cache,
                             baseline_directions=args.baseline_directions, progress=not args.quiet)
             run(cfg)
+        elif args.command == "check":
+            from pathlib import Path
+
+            from xlc import data as D
+            from xlc import quality
+
+            problems = quality.check(Path(args.data) if args.data else D.bundled_root(), args.concepts, args.langs,
+                                     classifiers=not args.fast, langid=args.langid)
+            for p in problems:
+                print(p)
+            print(f"{len(problems)} problem(s)" if problems else "all checks passed")
+            return 1 if problems else 0
         elif args.command == "steer":
             _steer(args)
         elif args.command == "book":

@@ -214,6 +214,20 @@ def make_split(keys, concept: str, test_size: float = 0.2, seed: int = 0) -> Spl
     return Split(train, test)
 
 
+def make_folds(keys, concept: str, k: int = 5, seed: int = 0) -> list[list[str]]:
+    """``k`` seeded folds of the keys of a concept, shared by every language: each fold a sorted list
+    of keys, sizes differing by at most one.
+
+    Like :func:`make_split`, the assignment depends on (seed, concept) and the set of keys only.
+    """
+    keys = sorted(set(keys))
+    if k < 2 or k > len(keys):
+        raise XlcError(f"{concept}: {len(keys)} items cannot be cut into {k} folds; use --folds between 2 and {len(keys)}")
+    rng = np.random.default_rng([seed, zlib.crc32(concept.encode())])
+    order = rng.permutation(len(keys))
+    return [sorted(keys[i] for i in order[f::k]) for f in range(k)]
+
+
 def read_split(path: str | Path) -> dict[str, Split]:
     """Read a ``split.json`` written by an earlier run (``{concept: {"train": [...], "test": [...]}}``)."""
     path = Path(path)
