@@ -20,8 +20,7 @@ def test_load_pairs_drops_collapsed_and_keeps_keys(tmp_path):
     ps = D.load_pairs(root, "truthfulness", "en")
     assert len(ps) == 8 and ps.dropped == ["g1|04"] and "g1|04" not in ps.keys
     assert all(t.startswith("Question: ") and " Answer: " in t for t in ps.pos + ps.neg)
-    present, idx = ps.select(["g1|04", "g0|00", "zz|1"])
-    assert present == ["g0|00"] and ps.keys[idx[0]] == "g0|00"
+    assert ps.texts == ps.pos + ps.neg
 
 
 def test_split_is_shared_seeded_and_disjoint():
@@ -31,8 +30,25 @@ def test_split_is_shared_seeded_and_disjoint():
     c = D.make_split(keys, "fairness", 0.2, seed=1)
     d = D.make_split(keys, "morality", 0.2, seed=0)
     assert a == b  # order of discovery does not matter
-    assert a.test != c.test and a.test != d.test
-    assert len(a.test) == 10 and not set(a.test) & set(a.train) and set(a.test) | set(a.train) == set(keys)
+    assert a.folds[0] != c.folds[0] and a.folds[0] != d.folds[0]
+    test, train = a.folds
+    assert a.protocol == "paper" and a.tested == [True, False]
+    assert len(test) == 10 and not set(test) & set(train) and set(test) | set(train) == set(keys)
+    assert a.to_json() == {"train": train, "test": test} and D.Folds.from_json(a.to_json()) == a
+
+
+def test_folds_are_shared_seeded_balanced_and_cover_every_key():
+    keys = [f"g|{i}" for i in range(23)]
+    f = D.make_folds(keys, "fairness", 5, seed=0)
+    assert f == D.make_folds(list(reversed(keys)), "fairness", 5, seed=0)
+    assert f != D.make_folds(keys, "fairness", 5, seed=1) and f != D.make_folds(keys, "morality", 5, seed=0)
+    assert sorted(len(x) for x in f.folds) == [4, 4, 5, 5, 5] and f.tested == [True] * 5
+    assert sorted(k for x in f.folds for k in x) == sorted(keys)
+    index = f.index(keys + ["zz|9"])
+    assert index[-1] == -1 and all(keys[i] in f.folds[index[i]] for i in range(len(keys)))
+    assert D.Folds.from_json(f.to_json()) == f
+    with pytest.raises(XlcError, match="cannot be cut into 30 folds"):
+        D.make_folds(keys, "fairness", 30)
 
 
 @pytest.mark.parametrize("content,message", [
@@ -43,6 +59,8 @@ def test_split_is_shared_seeded_and_disjoint():
     ('{"g": {"1": {"pos": "a", "neg": 3}}}', "'neg' must be a string"),
     ('{"g": {"1": "text"}}', "item 'g|1': expected an object"),
     ('{"a|b": {"1": {"pos": "a", "neg": "b"}}}', "contains '|'"),
+    ('{"g": {"1": {"pos": "a", "neg": "b"}, "1": {"pos": "c", "neg": "d"}}}', "'1' appears twice"),
+    ('{"g": {"1": {"pos": "a", "neg": "b"}}, "g": {"2": {"pos": "c", "neg": "d"}}}', "'g' appears twice"),
 ])
 def test_bad_files_name_file_item_and_fix(tmp_path, content, message):
     path = tmp_path / "fairness" / "fairness_en.json"
@@ -61,13 +79,20 @@ def test_deontology_needs_scenario(tmp_path):
         D.load_pairs(tmp_path, "deontology", "fr")
 
 
-def test_read_split_rejects_overlap(tmp_path):
+def test_read_split_reads_both_protocols_and_rejects_overlap(tmp_path):
     p = tmp_path / "split.json"
     p.write_text(json.dumps({"fairness": {"train": ["a|1", "a|2"], "test": ["a|2"]}}))
-    with pytest.raises(XlcError, match="both train and test"):
+    with pytest.raises(XlcError, match="in two folds"):
         D.read_split(p)
-    p.write_text("{}")
-    assert D.read_split(p) == {}
+    p.write_text(json.dumps({"fairness": {"folds": [["a|1"], ["a|2", "a|1"]]}}))
+    with pytest.raises(XlcError, match="in two folds"):
+        D.read_split(p)
+    p.write_text(json.dumps({"fairness": {"folds": [["a|1"], ["a|2"]]}, "morality": {"train": ["b"], "test": ["c"]}}))
+    got = D.read_split(p)
+    assert got["fairness"].protocol == "cv" and got["morality"] == D.Folds("paper", [["c"], ["b"]], [True, False])
+    p.write_text(json.dumps({"fairness": {"tests": []}}))
+    with pytest.raises(XlcError, match="not a split file"):
+        D.read_split(p)
 
 
 def test_discover_and_language_order(tmp_path):
@@ -76,30 +101,3 @@ def test_discover_and_language_order(tmp_path):
     assert D.order_languages(["sw", "zh", "en", "xx"]) == ["en", "zh", "sw", "xx"]
     with pytest.raises(XlcError, match="no <concept>"):
         D.discover(tmp_path / "fairness")
-
-
-def test_arranged_pairs_keep_the_file_order_recoverable(tmp_path):
-    root = write_dataset(tmp_path / "data")
-    ps = D.load_pairs(root, "morality", "en")
-    split = D.make_split(ps.keys, "morality", 0.25, seed=3)
-    arranged = ps.arranged(split.test, split.train)
-    n_test = len(split.test)
-    assert arranged.keys[:n_test] == split.test and arranged.keys[n_test:] == split.train
-    assert sorted(arranged.keys) == sorted(ps.keys) and len(arranged) == len(ps)
-    # every item keeps its own texts
-    mine = dict(zip(ps.keys, zip(ps.pos, ps.neg)))
-    assert all(mine[k] == (p, n) for k, p, n in zip(arranged.keys, arranged.pos, arranged.neg))
-    # the file's order (the cached one) comes back, and file_rows maps rows here to rows there
-    assert arranged.file_texts() == ps.pos + ps.neg
-    assert ps.file_texts() == ps.pos + ps.neg and ps.file_rows() is None
-    rows = arranged.file_rows()
-    file_texts = arranged.file_texts()
-    assert [file_texts[r] for r in rows] == arranged.pos + arranged.neg
-    # arranging again composes: still mapped to the file
-    again = arranged.arranged(list(reversed(arranged.keys)))
-    assert again.file_texts() == ps.pos + ps.neg
-    assert [again.file_texts()[r] for r in again.file_rows()] == again.pos + again.neg
-    # keys outside the groups stay, after them, in file order
-    partial = ps.arranged(split.test[:2])
-    assert partial.keys[:2] == split.test[:2]
-    assert partial.keys[2:] == [k for k in ps.keys if k not in split.test[:2]]

@@ -8,41 +8,6 @@ from xlc import metrics
 from xlc.reference import paper_table8
 
 
-def loop_transfer(vectors, diffs):
-    S, (T, L) = len(vectors), (len(diffs), vectors.shape[1])
-    acc = np.zeros((S, T, L))
-    for s in range(S):
-        for t in range(T):
-            for l in range(L):
-                acc[s, t, l] = np.mean([float(np.dot(d[l], vectors[s, l]) > 0) for d in diffs[t]])
-    return acc
-
-
-def test_transfer_matches_a_loop_with_ragged_targets():
-    rng = np.random.default_rng(0)
-    V = rng.standard_normal((3, 4, 8))
-    diffs = [rng.standard_normal((n, 4, 8)) for n in (5, 9, 2)]
-    padded, mask = metrics.pad_pairs(diffs)
-    acc, correct = metrics.transfer(V, padded, mask)
-    np.testing.assert_allclose(acc, loop_transfer(V, diffs))
-    assert correct.shape == (3, 3, 9, 4) and not correct[:, 2, 2:].any()  # padding never counts
-
-
-def test_tie_is_not_a_success():
-    V = np.array([[[1.0, 0.0]]])
-    padded, mask = metrics.pad_pairs([np.array([[[0.0, 5.0]], [[1.0, 0.0]]])])
-    acc, _ = metrics.transfer(V, padded, mask)
-    assert acc[0, 0, 0] == 0.5
-
-
-def test_consistency_is_cosine_and_symmetric():
-    V = np.array([[[1.0, 0.0]], [[1.0, 1.0]], [[-2.0, 0.0]]])
-    cos = metrics.consistency(V)
-    assert cos.shape == (3, 3, 1)
-    assert cos[0, 1, 0] == pytest.approx(1 / np.sqrt(2)) and cos[0, 2, 0] == pytest.approx(-1)
-    np.testing.assert_allclose(cos[..., 0], cos[..., 0].T)
-
-
 def long_table(acc_by_concept, langs):
     """acc_by_concept: {concept: array [S, T, L]} -> transfer.csv-style rows."""
     rows = []
@@ -84,6 +49,28 @@ def test_table7_hand_computed():
                             "lt_and_no_transfer": 2}
     assert t7["n_pairs"] == 6 and t7["geq_and_transfer"] == pytest.approx(100 * 2 / 6)
     assert sum(t7[k] for k in t7["counts"]) == pytest.approx(100)
+
+
+def test_counts_on_replicate_stacks_match_one_matrix_at_a_time():
+    rng = np.random.default_rng(3)
+    stack = rng.integers(0, 5, size=(20, 4, 4)) / 4.0  # many ties
+    stack[3, 1, 2] = np.nan
+    counts = metrics.table7_counts(stack)
+    hits, n = metrics.table8_counts(stack)
+    for b in range(len(stack)):
+        m = pd.DataFrame(stack[b], index=list("abcd"), columns=list("abcd"))
+        t7 = metrics.table7(m)
+        assert list(counts[b]) == [t7["counts"][k] for k in metrics.TABLE7]
+        t8 = metrics.table8(m, list("abcd"))
+        assert [Fraction(int(h), int(k)) for h, k in zip(hits[b], n[b])] == [t8[x] for x in "abcd"]
+    assert n[3, 2] == 2 and counts[3].sum() == 11  # the missing cell is left out
+
+
+def test_concept_mean_leaves_out_pairs_missing_in_a_concept():
+    df = pd.DataFrame({"concept": ["a", "a", "b"], "source": ["en", "fr", "en"], "target": ["fr", "en", "fr"],
+                       "accuracy": [0.5, 0.7, 0.9]})
+    m = metrics.concept_mean(df, ["en", "fr"])
+    assert m.loc["en", "fr"] == pytest.approx(0.7) and np.isnan(m.loc["fr", "en"])
 
 
 def test_table8_fractions_and_paper_truncation():

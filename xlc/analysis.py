@@ -1,237 +1,311 @@
-"""One concept, every language: concept vectors, transfer, consistency and the random baseline,
-from hidden states, in a few passes over memory.
+"""One concept, every language: recognition and transfer under cross-validation (or the paper's split),
+the layer chosen without peeking, consistency, AUC, chance, and bootstrap replicates of all of them.
 
-``analyse_concept`` returns arrays with named axes; ``tables`` turns any number of them into the
-long tables of a run folder (one DataFrame each, built once).
+Axes: S source languages and T target languages (the same list), N aligned items, L layers, D hidden
+size, K folds, B bootstrap replicates plus one (replicate 0 is the data as they are).
+
+How a number is made. For each fold k, a source language's concept vector is fitted on the items of the
+other folds; each item of fold k is scored on it in every target language (its positive minus negative
+state, projected), and it is recognised when that score is positive. Accuracies pool the tested items
+over the folds, each item counted once. The layer of a headline number is chosen *inside* each training
+fold, never on the items it is tested on: within the other K - 1 folds, an inner cross-validation (each
+of them held out in turn, vectors fitted on the remaining K - 2) gives an accuracy per layer, the best
+layer is kept, and fold k is scored at that layer. The paper's "best layer" (the maximum over layers of
+the test accuracy itself, an oracle) is kept beside it.
+
+Bootstrap. Each replicate draws the aligned items with replacement (the same draw in every language; an
+item keeps its fold) and refits every vector with the drawn items; accuracies at every layer, at the
+chosen layers and at the oracle layer, Delta and consistency are recomputed. The chosen layers are those
+of the data as they are (rerunning the inner cross-validation in each replicate would multiply the cost
+by K). For ``mean_diff`` the vector fitted with item weights ``c`` is ``sum_i c_i d_i`` (up to a positive
+factor that no sign depends on), so a score is ``sum_i c_i (d_j . d_i)``: all replicates come from the
+Gram matrix of the pair differences times the matrix of weights, one matrix product per layer. Other
+methods are fitted once per fold; their replicates resample the tested items with the vectors held fixed
+(narrower intervals; the run records which).
 """
 
 from __future__ import annotations
 
-import functools
+import zlib
 from dataclasses import dataclass, field
 
 import numpy as np
-import pandas as pd
+from scipy.stats import rankdata
 
-from xlc import metrics, vectors
-from xlc.data import PairSet, Split
+from xlc import scores, stats
+from xlc import vectors as V
 from xlc.errors import XlcError
 
-_BLAS = None
+
+@dataclass
+class ConceptData:
+    """The hidden states of one concept, aligned over the items of every language.
+
+    Items are ordered by fold, so that each fold is one run of consecutive items.
+    """
+
+    concept: str
+    languages: list[str]        # S
+    keys: list[str]             # N
+    pos: np.ndarray             # [S, N, L, D] float32, zeros where an item is absent
+    neg: np.ndarray             # [S, N, L, D]
+    present: np.ndarray         # [S, N] bool
+    tied: np.ndarray            # [S, N] bool: both texts gave the same token ids: scored as exact ties
+    folds: np.ndarray           # [N] fold of each item (-1: not used)
+    tested: np.ndarray          # [K] bool: which folds are tested
+
+    @property
+    def diffs(self) -> np.ndarray:
+        """``[S, N, L, D]`` positive minus negative states; exactly zero for tied or absent pairs."""
+        d = self.pos - self.neg
+        d[self.tied | ~self.present] = 0.0
+        return d
 
 
-def _one_blas_thread():
-    """The analysis multiplies many small matrices: one BLAS thread is faster than a team, and far
-    faster when other processes share the cores (a spinning thread team then stalls)."""
-    global _BLAS
-    if _BLAS is None:
-        from threadpoolctl import ThreadpoolController
-
-        _BLAS = ThreadpoolController()
-    return _BLAS.limit(limits=1, user_api="blas")
-
-
-class ConceptStates(dict):
-    """``{lang: [2N, L, D]}``, the hidden states of one concept. ``block`` is ``[S, 2N, L, D]`` (languages in
-    key order) when the values are views of that one array, else None."""
-
-    def __init__(self, arrays: dict[str, np.ndarray], block: np.ndarray | None = None):
-        super().__init__(arrays)
-        self.block = block
+def assemble(concept: str, languages: list[str], keys_by_lang: dict[str, list[str]],
+             states: dict[str, np.ndarray], tied: dict[str, np.ndarray], folds) -> ConceptData:
+    """Place each language's states (``[2n, L, D]``: its n positives then its n negatives, in its own
+    order of ``keys_by_lang[lang]``) on the aligned items of every language. ``folds``: a
+    :class:`xlc.data.Folds`."""
+    every = sorted({k for lang in languages for k in keys_by_lang[lang]})
+    fold = folds.index(every)
+    # by fold; within a fold in a fixed pseudo-random order (not by key, whose groups are topics), so that
+    # cutting a fold in two gives two comparable halves (see xlc.stats.corrected_replicates)
+    scramble = np.array([zlib.crc32(k.encode()) for k in every])
+    order = np.lexsort((scramble, np.where(fold < 0, len(folds.folds), fold)))
+    keys = [every[i] for i in order]
+    fold = fold[order]
+    where = {k: i for i, k in enumerate(keys)}
+    first = states[languages[0]]
+    S, N, (L, D) = len(languages), len(keys), first.shape[1:]
+    pos = np.zeros((S, N, L, D), dtype=np.float32)
+    neg = np.zeros((S, N, L, D), dtype=np.float32)
+    present = np.zeros((S, N), dtype=bool)
+    tie = np.zeros((S, N), dtype=bool)
+    for s, lang in enumerate(languages):
+        rows = np.array([where[k] for k in keys_by_lang[lang]], dtype=np.intp)
+        n = len(rows)
+        pos[s, rows], neg[s, rows] = states[lang][:n], states[lang][n:]
+        present[s, rows] = True
+        tie[s, rows] = tied[lang]
+    return ConceptData(concept, list(languages), keys, pos, neg, present, tie, fold, np.asarray(folds.tested))
 
 
 @dataclass
 class ConceptResult:
-    """Results of one concept. S = T = languages, L layers, D hidden size, N test pairs (padded)."""
+    """Everything measured for one concept. Replicate 0 of every ``[B+1, ...]`` array is the point estimate."""
 
     concept: str
     languages: list[str]
-    vectors: np.ndarray          # [S, L, D] sign-calibrated concept vectors
-    accuracy: np.ndarray         # [S, T, L] Acc(source -> target) per layer, in [0, 1]
-    correct: np.ndarray          # [S, T, N, L] per-item outcomes (False where padded)
-    cosine: np.ndarray           # [S, S, L] consistency, in [-1, 1]
-    n_test: np.ndarray           # [T] test pairs per target
-    test_keys: list[list[str]]   # per target, the keys of its test pairs in N order
-    baseline: np.ndarray | None = field(default=None)  # [S, K, L] accuracy of K random directions
+    keys: list[str]             # [N]
+    method: str
+    vectors: np.ndarray         # [S, L, D] concept vectors fitted on the training items of the whole run
+    accuracy: np.ndarray        # [B+1, S, T, L] Acc(source -> target) at each layer, pooled over the folds
+    selected: np.ndarray        # [B+1, S, T] at the layer chosen without peeking (the oracle under the paper's split)
+    oracle: np.ndarray          # [B+1, S, T] at the best layer on the test items themselves (the paper's)
+    chosen: np.ndarray          # [S, T, K] layer (1..L) chosen in each tested fold, 0 for folds not tested
+    cosine: np.ndarray          # [B+1, S, S, L] consistency; replicates NaN when vectors are not refitted
+    auc: np.ndarray             # [S, T, L] positive and negative texts scored as separate items
+    correct: np.ndarray         # [S, T, N, L] bool, per-item outcomes (False where not tested)
+    tested: np.ndarray          # [T, N] bool, the items each target's accuracy counts
+    tied: np.ndarray            # [T] pairs scored as ties (identical token ids)
+    chance: np.ndarray          # [T, R, L] accuracy of R random directions (the chance level), within language
+    refit: bool                 # True: replicates refit the vectors; False: vectors held fixed
+    surface: dict[str, np.ndarray] = field(default_factory=dict)  # baseline -> [B+1, S, T]
+
+    @property
+    def n_test(self) -> np.ndarray:
+        return self.tested.sum(1)
 
 
-def analyse_concept(concept: str, pairsets: dict[str, PairSet], states: dict[str, np.ndarray], split: Split,
-                    method: str = "mean_diff", seed: int = 0, baseline_directions: int = 16,
-                    diff_sums: dict[str, np.ndarray] | None = None) -> ConceptResult:
-    """``states[lang]``: ``[2N_lang, L, D]``, the positives then the negatives in ``pairsets[lang]`` order.
+def analyse(data: ConceptData, method: str = "mean_diff", seed: int = 0, n_boot: int = 1000,
+            chance_directions: int = 16, surface: dict[str, np.ndarray] | None = None,
+            progress=None) -> ConceptResult:
+    """Measure one concept. ``surface``: ``{baseline: [S, T, N]}`` per-pair outcomes (0, 0.5, 1; NaN
+    where not scored) of text-only baselines, resampled with the same bootstrap draws as the model.
+    ``progress``: called with 1 after each layer of each of the two passes."""
+    if method not in V.METHODS:
+        raise ValueError(f"unknown method {method!r}; use one of {', '.join(V.METHODS)}")
+    S, N, L, D = data.pos.shape
+    K = len(data.tested)
+    cv = bool(data.tested.all())
+    f = np.maximum(data.folds, 0)
+    tested = data.present & (data.folds >= 0)[None] & data.tested[f][None]  # [T, N]
+    if not tested.any(1).all():
+        lang = data.languages[int(np.flatnonzero(~tested.any(1))[0])]
+        raise XlcError(f"{data.concept}, {lang}: no item is tested under this split; add items or check --split")
+    n_test = tested.sum(1)
+    refit = method == "mean_diff"
+    scorer = (scores.GramScorer if refit else scores.FixedScorer)(data, method, seed)
+    used = (data.folds >= 0).astype(np.float32)[:, None]
+    step = progress or (lambda n: None)
 
-    ``diff_sums[lang]`` (optional, ``[L, D]``): the sum over all items of (positive - negative), as the
-    activation cache keeps it. When every item is in the split, the mean training difference is then
-    (sum - test differences) / n_train, and only the test pairs' states are read.
-    """
-    with _one_blas_thread():
-        return _analyse(concept, pairsets, states, split, method, seed, baseline_directions, diff_sums or {})
-
-
-def _analyse(concept, pairsets, states, split, method, seed, baseline_directions, diff_sums) -> ConceptResult:
-    langs = list(pairsets)
-    picks, first = [], pairsets[langs[0]]
-    for lang in langs:
-        ps = pairsets[lang]
-        if picks and ps.keys == first.keys:  # parallel data: the same items in the same order
-            picks.append(picks[0])
-            continue
-        _, tr = ps.select(split.train)
-        te_keys, te = ps.select(split.test)
-        if not tr or not te:
-            raise XlcError(f"{ps.path}: no {'training' if not tr else 'test'} pairs under the split; "
-                           "add items or check --split")
-        picks.append((np.array(tr), np.array(te), te_keys))
-    if (method == "mean_diff" and all(p is picks[0] for p in picks) and all(l in diff_sums for l in langs)
-            and len(picks[0][0]) + len(picks[0][1]) == len(first)):
-        return _analyse_aligned(concept, langs, states, picks[0], seed, baseline_directions, diff_sums)
-    L, D = states[langs[0]].shape[1:]
-    S, N = len(langs), max(len(te) for _, te, _ in picks)
-    padded = np.zeros((L, S * N, D), dtype=np.float32)  # test differences, layer-major (metrics.transfer_by_layer)
-    mask = np.zeros((S, N), dtype=bool)
-    mean_d, vec = np.empty((S, L, D), dtype=np.float32), np.empty((S, L, D), dtype=np.float32)
-    for s, lang in enumerate(langs):
-        st, (tr, te, _) = states[lang], picks[s]
-        n = len(pairsets[lang])
-        test = st[te] - st[n + te]
-        padded[:, s * N:s * N + len(te)] = test.transpose(1, 0, 2)
-        if lang in diff_sums and len(tr) + len(te) == n:
-            mean_d[s] = (diff_sums[lang] - test.sum(0, dtype=np.float64)) / len(tr)
-        else:
-            # mean(pos_train) - mean(neg_train) as one matrix-vector product: one read of the states
-            weights = np.zeros(2 * n, dtype=np.float32)
-            weights[tr], weights[n + tr] = 1.0 / len(tr), -1.0 / len(tr)
-            mean_d[s] = (weights @ st.reshape(2 * n, L * D)).reshape(L, D)
-        mask[s, :len(te)] = True
-        if method == "mean_diff":
-            vec[s] = mean_d[s]  # the paper's concept vector; positive on its training pairs by construction
-        else:
-            vec[s] = vectors.concept_vectors(st[tr], st[n + tr], method, seed, f"{concept}/{lang}")
-    return _finish(concept, langs, vec, mean_d, padded, mask, [keys for _, _, keys in picks], seed,
-                   baseline_directions)
-
-
-def _analyse_aligned(concept, langs, states, pick, seed, baseline_directions, diff_sums) -> ConceptResult:
-    """Every language has the same items in the same order and its cached difference sum: only the
-    test pairs' states are read (as slices when they are consecutive rows, as ``Plan`` arranges them),
-    and nothing is copied into another layout."""
-    tr, te, te_keys = pick
-    n, T = len(tr) + len(te), len(te)
-    S, (L, D) = len(langs), states[langs[0]].shape[1:]
-    block = getattr(states, "block", None)
-    run = int(te[0]) if int(te[-1]) - int(te[0]) == T - 1 and (np.diff(te) == 1).all() else None
-    if block is not None and run is not None and block.shape[:2] == (S, 2 * n) and list(states) == langs:
-        # the test pairs are one run of rows in every language (Plan orders them so): two slices
-        test = np.subtract(block[:, run:run + T], block[:, n + run:n + run + T])
+    # ---- the data as they are: accuracy at every layer, the layer of each fold, AUC, consistency ----
+    correct = np.zeros((S, S, N, L), dtype=bool)  # [S, T, N, L]
+    inner = np.zeros((L, S, S, K))  # [L, S, T, K]: inner cross-validation hits of outer fold k
+    not_k = (f[:, None] != np.arange(K)[None, :]) & (data.folds >= 0)[:, None]  # [N, K]
+    cosine = np.full((n_boot + 1, S, S, L), np.nan, dtype=np.float32)
+    auc = np.empty((S, S, L))
+    for l in range(L):
+        won = scorer.outer(l, used)[..., 0] > 0  # [T, N, S]; a tie (score 0) is not recognised, as in the paper
+        correct[..., l] = (won & tested[:, :, None]).transpose(2, 0, 1)
+        if cv:
+            inner[l] = ((scorer.inner(l) > 0) * (tested[:, :, None, None] * not_k[None, :, None, :])).sum(1).transpose(1, 0, 2)
+        pos_s, neg_s = scorer.texts(l)
+        pos_s = np.where(data.tied[:, :, None], neg_s, pos_s)  # identical inputs: an exact tie
+        auc[:, :, l] = _auc(pos_s, neg_s, tested).T
+        cosine[:1, :, :, l] = _cosines(scorer.vectors(l, used))
+        step(1)
+    accuracy = correct.sum(2) / n_test[None, :, None]  # [S, T, L]
+    oracle_layer = accuracy.argmax(2)  # [S, T], the lowest layer on ties
+    chosen = np.zeros((S, S, K), dtype=np.int64)  # 1-based; 0 for a fold that is not tested
+    if cv:
+        chosen[:] = inner.argmax(0) + 1  # the best inner accuracy (equal denominators per fold), lowest on ties
     else:
-        test = np.empty((S, T, L, D), dtype=np.float32)
-        for s, lang in enumerate(langs):
-            np.subtract(states[lang][te], states[lang][n + te], out=test[s])
-    # mean training difference = (sum over all pairs - sum over the test pairs) / n_train
-    vec = np.stack([diff_sums[lang] for lang in langs], dtype=np.float32)
-    # the sum over each language's test pairs as a batched vector-matrix product (BLAS; numpy's reduction
-    # over a middle axis is about twice as slow)
-    vec -= np.matmul(np.ones(T, dtype=np.float32), test.reshape(S, T, L * D)).reshape(S, L, D)
-    vec *= np.float32(1 / len(tr))
-    by_layer = test.reshape(S * T, L, D).transpose(1, 0, 2)  # [L, S*T, D], a strided view BLAS reads in place
-    mask = np.ones((S, T), dtype=bool)
-    return _finish(concept, langs, vec, vec, by_layer, mask, [te_keys] * S, seed, baseline_directions)
+        chosen[:, :, data.tested] = oracle_layer[..., None] + 1
+    at_chosen = np.maximum(chosen[:, :, f] - 1, 0)  # [S, T, N]: the layer at which each item is scored
+    sel_correct = np.take_along_axis(correct, at_chosen[..., None], 3)[..., 0]  # [S, T, N]
+    selected = sel_correct.sum(2) / n_test[None]
+    oracle = np.take_along_axis(accuracy, oracle_layer[..., None], 2)[..., 0]
 
-
-def _finish(concept, langs, vec, mean_d, padded, mask, test_keys, seed, baseline_directions) -> ConceptResult:
-    S, N = mask.shape
-    L = vec.shape[1]
-    accuracy, correct = metrics.transfer_by_layer(vec, padded, mask)
-    result = ConceptResult(concept, langs, vec, accuracy, correct, metrics.consistency(vec), mask.sum(1), test_keys)
-    if baseline_directions:
-        # chance: K seeded random directions per language, sign-calibrated on its training pairs like the rest
-        K = baseline_directions
-        result.baseline = np.empty((S, K, L))
-        for s, lang in enumerate(langs):
-            R = vectors.random_vectors(mean_d[s], range(seed, seed + K), f"{concept}/{lang}")
-            result.baseline[s] = metrics.transfer_by_layer(R, padded[:, s * N:(s + 1) * N], mask[s:s + 1])[0][:, 0]
+    # ---- bootstrap replicates ----
+    B = n_boot
+    layer_reps = np.full((B, S, S, L), np.nan, dtype=np.float32)
+    sel_reps = np.full((B, S, S), np.nan, dtype=np.float32)
+    surf_reps = {}
+    if B:
+        rng = np.random.default_rng([seed, zlib.crc32(("bootstrap/" + data.concept).encode())])
+        idx = np.flatnonzero(data.folds >= 0)
+        W = np.zeros((N, B), dtype=np.float32)  # each replicate's draw of the aligned items, the same in every language
+        W[idx] = rng.multinomial(len(idx), np.full(len(idx), 1.0 / len(idx)), size=B).T
+        w_test = tested[:, :, None] * W[None]  # [T, N, B]
+        halves = _halves(data.folds, K)  # 2K runs of items: each fold cut in two
+        den_h = _fold_sums(w_test, halves).reshape(S, K, 2, B).sum(1)  # [T, 2, B]
+        hits_l = np.zeros((L, S, S, 2, B), dtype=np.float32)  # [L, S, T, half, B]
+        hits_sel = np.zeros((S, S, 2, B), dtype=np.float32)
+        won = np.empty((S, N, S, B), dtype=bool)
+        counted = np.empty((S, N, S, B), dtype=np.float32)
+        for l in range(L):
+            np.greater(scorer.outer(l, W), 0, out=won)
+            np.multiply(won, w_test[:, :, None, :], out=counted)
+            part = _fold_sums(counted, halves).reshape(S, K, 2, S, B)  # [T, K, half, S, B]
+            hits_l[l] = part.sum(1).transpose(2, 0, 1, 3)
+            hits_sel += np.einsum("stk,tkhsb->sthb", (chosen == l + 1).astype(np.float32), part)
+            if refit:
+                cosine[1:, :, :, l] = _cosines(scorer.vectors(l, W))
+            step(1)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            den = den_h.sum(1)  # [T, B]
+            refit_l = (hits_l.sum(3) / den[None, None]).transpose(3, 1, 2, 0)  # [B, S, T, L]
+            half_l = (hits_l / den_h[None, None]).transpose(3, 4, 1, 2, 0)  # [half, B, S, T, L]
+            refit_s = (hits_sel.sum(2) / den[None]).transpose(2, 0, 1)  # [B, S, T]
+            half_s = (hits_sel / den_h[None]).transpose(2, 3, 0, 1)  # [half, B, S, T]
+            # the data's own outcomes under each draw: the sampling of the tested items alone
+            fixed_l = np.einsum("stnl,nb->bstl", correct.astype(np.float32), W) / den.T[:, None, :, None]
+            fixed_s = np.einsum("stn,nb->bst", sel_correct.astype(np.float32), W) / den.T[:, None, :]
+        layer_reps = stats.corrected_replicates(accuracy, fixed_l, refit_l, half_l[0], half_l[1])
+        sel_reps = stats.corrected_replicates(selected, fixed_s, refit_s, half_s[0], half_s[1])
+        for name, outcomes in (surface or {}).items():
+            # rules fitted once per fold: only the sampling of the tested items varies (paired with the model's draws)
+            o = np.where(tested[None], outcomes, 0.0)
+            point = o.sum(2) / n_test[None]
+            with np.errstate(invalid="ignore", divide="ignore"):
+                draws = np.einsum("stn,nb->bst", o, W) / den.T[:, None, :]
+            surf_reps[name] = np.concatenate([point[None], point + (draws - draws.mean(0))])
+    oracle_reps = np.take_along_axis(layer_reps, np.broadcast_to(oracle_layer[None, ..., None], (B, S, S, 1)), 3)[..., 0]
+    if not surf_reps:
+        for name, outcomes in (surface or {}).items():
+            o = np.where(tested[None], outcomes, 0.0)
+            surf_reps[name] = (o.sum(2) / n_test[None])[None]
+    result = ConceptResult(
+        data.concept, data.languages, data.keys, method, scorer.final_vectors(),
+        np.concatenate([accuracy[None], layer_reps]), np.concatenate([selected[None], sel_reps]),
+        np.concatenate([oracle[None], oracle_reps]), chosen, cosine, auc, correct, tested,
+        (data.tied & tested).sum(1), _chance(data, tested, chance_directions, seed), refit, surf_reps)
     return result
 
 
-@functools.lru_cache(maxsize=64)
-def _grid(*shape: int) -> np.ndarray:
-    """Row indices of a C-order array of ``shape``, one row per axis (read-only, shared)."""
-    grid = np.indices(shape).reshape(len(shape), -1)
-    grid.flags.writeable = False
-    return grid
+def _halves(folds: np.ndarray, K: int) -> list[slice]:
+    """Each fold's run of items cut into a first and a second half (items within a fold are in a
+    pseudo-random order, see :func:`assemble`): 2K slices, fold by fold."""
+    out = []
+    for span in _spans(folds, K):
+        mid = span.start + (span.stop - span.start) // 2
+        out += [slice(span.start, mid), slice(mid, span.stop)]
+    return out
 
 
-@functools.lru_cache(maxsize=64)
-def _categories(values: tuple[str, ...]) -> pd.CategoricalDtype:
-    return pd.CategoricalDtype(list(values))  # immutable: checked once, then reused
+def _spans(folds: np.ndarray, K: int) -> list[slice]:
+    """The run of items of each fold (items are fold-ordered by :func:`assemble`); empty for an empty fold."""
+    spans = []
+    for k in range(K):
+        where = np.flatnonzero(folds == k)
+        spans.append(slice(int(where[0]), int(where[-1]) + 1) if len(where) else slice(0, 0))
+    return spans
 
 
-def tables(results: list[ConceptResult]) -> dict[str, pd.DataFrame | None]:
-    """The long tables of a run folder from any number of concept results (one DataFrame each).
+def _fold_sums(x: np.ndarray, spans: list[slice]) -> np.ndarray:
+    """Sums over the item axis (1) within each fold: ``[T, N, ...] -> [T, K, ...]``."""
+    return np.stack([x[:, span].sum(1) for span in spans], 1)
 
-    ``transfer``: concept, source, target, layer (1..L), accuracy, n_test; ``consistency``: concept,
-    source, target, layer, cosine; ``baseline``: concept, language, layer, accuracy, accuracy_std,
-    n_directions, n_test (None when no baseline was computed). Text columns are categoricals built
-    from integer codes (fast; they write to CSV as plain strings).
+
+def _cosines(vecs: np.ndarray) -> np.ndarray:
+    """``[B1, S, D]`` -> ``[B1, S, S]`` cosines (0 where a vector is zero; NaN replicates stay NaN)."""
+    gram = np.matmul(vecs, vecs.transpose(0, 2, 1))
+    norms = np.sqrt(np.maximum(np.diagonal(gram, axis1=1, axis2=2), 0))
+    norms = np.where(norms == 0, 1, norms)
+    return np.clip(gram / norms[:, :, None] / norms[:, None, :], -1, 1)
+
+
+def _auc(pos: np.ndarray, neg: np.ndarray, tested: np.ndarray) -> np.ndarray:
+    """``[T, S]`` area under the ROC curve of positive against negative texts of each target's tested
+    items, scored one by one (``pos``, ``neg``: ``[T, N, S]``); ties count one half."""
+    scores = np.concatenate([pos, neg], 1).astype(np.float64)  # [T, 2N, S]
+    mask = np.concatenate([tested, tested], 1)[:, :, None]
+    scores = np.where(mask, scores, np.nan)
+    ranks = rankdata(scores, axis=1, nan_policy="omit")
+    N = pos.shape[1]
+    n = tested.sum(1)[:, None].astype(float)
+    rank_pos = np.nansum(ranks[:, :N], axis=1)  # [T, S]
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return (rank_pos - n * (n + 1) / 2) / (n * n)
+
+
+def _chance(data: ConceptData, tested: np.ndarray, directions: int, seed: int) -> np.ndarray:
+    """``[T, R, L]``: accuracy of R seeded random directions in each language, each sign-calibrated on the
+    training folds like a concept vector (the chance level of the protocol)."""
+    S, N, L, D = data.pos.shape
+    out = np.full((S, directions, L), np.nan)
+    if not directions:
+        return out
+    diffs = data.diffs
+    f = np.maximum(data.folds, 0)
+    for t, lang in enumerate(data.languages):
+        r = V.random_directions((L, D), range(seed, seed + directions), f"{data.concept}/{lang}")  # [R, L, D]
+        proj = np.einsum("nld,rld->nrl", diffs[t], r)  # [N, R, L]
+        sign = np.empty((len(data.tested), directions, L))
+        for k in range(len(data.tested)):
+            train = (data.folds >= 0) & (data.folds != k) & data.present[t]
+            sign[k] = np.where(proj[train].sum(0) < 0, -1.0, 1.0)
+        won = (proj * sign[f]) > 0
+        out[t] = won[tested[t]].mean(0)
+    return out
+
+
+def cross_concept(vectors: dict[str, tuple[list[str], np.ndarray]], data: ConceptData) -> np.ndarray:
+    """Other concepts' vectors scored on this concept's pairs: are the concepts distinct directions?
+
+    ``vectors``: ``{concept A: (its languages, [S_A, L, D] vectors)}``. Returns ``[A, S, L]``: the share of
+    this concept's items (all of them, present and not tied) whose difference projects positive on A's
+    vector of the same language (NaN where A lacks the language).
     """
-    concepts = [r.concept for r in results]
-    languages = sorted({l for r in results for l in r.languages})
-    code = {l: i for i, l in enumerate(languages)}
-    cols = {k: [] for k in ("concept", "source", "target", "layer", "accuracy", "n_test", "cosine")}
-    base = {k: [] for k in ("concept", "language", "layer", "accuracy", "accuracy_std", "n_directions", "n_test")}
-    for ci, r in enumerate(results):
-        S, _, L = r.accuracy.shape
-        lang_codes = np.array([code[l] for l in r.languages])
-        src, tgt, lay = _grid(S, S, L)
-        cols["concept"].append(np.full(src.size, ci))
-        cols["source"].append(lang_codes[src])
-        cols["target"].append(lang_codes[tgt])
-        cols["layer"].append(lay + 1)
-        cols["accuracy"].append(r.accuracy.ravel())
-        cols["n_test"].append(r.n_test[tgt])
-        cols["cosine"].append(r.cosine.ravel())
-        if r.baseline is not None:
-            ls, ll = _grid(S, L)
-            base["concept"].append(np.full(ls.size, ci))
-            base["language"].append(lang_codes[ls])
-            base["layer"].append(ll + 1)
-            base["accuracy"].append(r.baseline.mean(1).ravel())
-            base["accuracy_std"].append(r.baseline.std(1).ravel())
-            base["n_directions"].append(np.full(ls.size, r.baseline.shape[1]))
-            base["n_test"].append(r.n_test[ls])
-    # categorical columns from codes that index their categories by construction (no re-validation);
-    # the key columns are built once and shared by both tables (pandas copies on write)
-    kinds = {"concept": _categories(tuple(concepts)), "source": (lang := _categories(tuple(languages))),
-             "target": lang, "language": lang}
-
-    def column(name: str, parts: list[np.ndarray]):
-        values = np.concatenate(parts)
-        if name not in kinds:
-            return values
-        n = len(kinds[name].categories)
-        codes = values.astype(np.int8 if n < 2 ** 7 else np.int16 if n < 2 ** 15 else np.int32)
-        return pd.Categorical.from_codes(codes, dtype=kinds[name], validate=False)
-
-    merged = {k: column(k, v) for k, v in cols.items()}
-    keys = ["concept", "source", "target", "layer"]
-
-    def frame(columns: dict, names: list[str]) -> pd.DataFrame:
-        return pd.DataFrame({k: columns[k] for k in names}, copy=False)
-
-    return {
-        "transfer": frame(merged, keys + ["accuracy", "n_test"]),
-        "consistency": frame(merged, keys + ["cosine"]),
-        "baseline": frame({k: column(k, v) for k, v in base.items()}, list(base)) if base["concept"] else None,
-    }
-
-
-def outcomes(results: list[ConceptResult]) -> dict[str, np.ndarray]:
-    """Per-item outcomes for ``outcomes.npz``: ``<concept>/correct`` [S, T, N, L] (0/1),
-    ``<concept>/languages`` and ``<concept>/test_keys/<lang>``."""
-    out = {}
-    for r in results:
-        out[f"{r.concept}/correct"] = r.correct.astype(np.uint8)
-        out[f"{r.concept}/languages"] = np.array(r.languages)
-        for lang, keys in zip(r.languages, r.test_keys):
-            out[f"{r.concept}/test_keys/{lang}"] = np.array(keys)
+    S, N, L, D = data.pos.shape
+    diffs = data.diffs
+    ok = data.present & ~data.tied & (data.folds >= 0)[None]
+    out = np.full((len(vectors), S, L), np.nan)
+    for a, (langs, vecs) in enumerate(vectors.values()):
+        for s, lang in enumerate(data.languages):
+            if lang in langs:
+                won = np.einsum("nld,ld->nl", diffs[s, ok[s]], vecs[langs.index(lang)]) > 0
+                out[a, s] = won.mean(0)
     return out

@@ -8,8 +8,9 @@ import sys
 from xlc.errors import XlcError
 
 EPILOG = """examples:
-  python -m xlc run                                   # embedded MiniLM, bundled data, everything
-  python -m xlc run --model minilm-random             # the same network, untrained (a control)
+  python -m xlc run                                   # embedded multilingual-e5-small, bundled data, everything
+  python -m xlc run --model minilm                    # an English model, for contrast
+  python -m xlc run --model e5-small-random           # the same network as e5-small, untrained (a control)
   python -m xlc run --model bigscience/bloomz-560m --dtype bfloat16
   python -m xlc run --model meta-llama/Llama-2-7b-chat-hf --device-map auto   # template and excluded languages from its family
   python -m xlc run --data mvalue/ --concepts fairness toxicity --langs en zh fr
@@ -30,21 +31,27 @@ def build_parser() -> argparse.ArgumentParser:
     sub = p.add_subparsers(dest="command", required=True)
     r = sub.add_parser("run", help="extract hidden states and compute recognition, transfer and consistency",
                        epilog=EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
-    r.add_argument("--model", default="minilm", help="hub id, local folder, 'minilm' (embedded default) or "
-                   "'minilm-random' (same network, random weights)")
+    r.add_argument("--model", default="e5-small", help="hub id, local folder, or an embedded model: e5-small "
+                   "(default), minilm, e5-small-random, minilm-random (the same networks with random weights)")
     r.add_argument("--data", help="folder with <concept>/<concept>_<lang>.json (default: the bundled data set)")
     r.add_argument("--concepts", nargs="+", help="concepts to run (default: all found)")
     r.add_argument("--langs", nargs="+", help="language codes to run (default: all found)")
     r.add_argument("--method", default="mean_diff", choices=METHODS, help="concept-vector method (default: mean_diff, the paper's)")
-    r.add_argument("--token", default="last", choices=TOKEN_RULES, help="which token's state: last content token (the paper's) or mean")
+    r.add_argument("--token", default="auto", choices=("auto",) + TOKEN_RULES, help="which token's state: last "
+                   "content token (the paper's) or the mean over tokens; auto: the embedded model's choice, else last")
     r.add_argument("--template", default="auto", help=f"prompt template: auto (the model family's, else raw), "
                    f"{', '.join(TEMPLATES)}, chat (the tokenizer's chat template), or a string with {{input}}")
     r.add_argument("--family", default="auto", help="paper model family (llama2-chat, qwen-chat, bloomz): its "
                    "template and its excluded languages apply; auto detects the paper's model ids; none ignores")
     r.add_argument("--out", help="run folder (default: results/<model-slug>)")
-    r.add_argument("--test-size", type=float, default=0.2, help="share of items held out for testing (default 0.2)")
-    r.add_argument("--seed", type=int, default=0, help="seed of the split and of random methods (default 0)")
-    r.add_argument("--split", help="reuse the split.json of an earlier run")
+    r.add_argument("--protocol", default="cv", choices=("cv", "paper"), help="cv (default): k-fold cross-validation "
+                   "over the aligned items, the layer chosen inside each training fold; paper: the paper's single "
+                   "train/test split and its best layer on the test pairs")
+    r.add_argument("--folds", type=int, default=5, help="folds of the cross-validation (default 5)")
+    r.add_argument("--test-size", type=float, default=0.2, help="--protocol paper: share of items held out (default 0.2)")
+    r.add_argument("--seed", type=int, default=0, help="seed of the folds, the bootstrap and random methods (default 0)")
+    r.add_argument("--split", help="reuse the split.json of an earlier run (its protocol comes with it)")
+    r.add_argument("--bootstrap", type=int, default=1000, help="bootstrap replicates for intervals (default 1000; 0: none)")
     r.add_argument("--batch-size", type=int, default=32)
     r.add_argument("--padding-side", choices=["left", "right"], help="override the tokenizer's padding side")
     r.add_argument("--dtype", default="auto", help="auto (float32 on CPU, bfloat16 on GPU), float32, bfloat16, float16")
@@ -53,7 +60,7 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("--revision", help="hub revision (branch, tag or commit)")
     r.add_argument("--trust-remote-code", action="store_true", help="allow models that ship their own code")
     r.add_argument("--cache", help="activation cache folder (default: $XLC_CACHE/activations or ~/.cache/xlc/activations)")
-    r.add_argument("--baseline-directions", type=int, default=16, help="random directions for the chance baseline")
+    r.add_argument("--chance-directions", type=int, default=16, help="random directions for the chance level")
     r.add_argument("--quiet", action="store_true", help="no progress bars")
 
     c = sub.add_parser("check", help="check a data folder: schema, alignment, scripts, and surface cues (length "
@@ -87,24 +94,18 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def _steer(args) -> None:
-    import json
-    from pathlib import Path
+    from xlc import models, runfolder, steer
 
-    from xlc import models, steer
-
-    record_path = Path(args.run) / "run.json"
-    if not record_path.is_file():
-        raise XlcError(f"{record_path}: not found; --run must be a run folder written by 'xlc run'")
-    record = json.loads(record_path.read_text(encoding="utf-8"))
-    vec = steer.load_vectors(args.run, args.concept, args.source)
+    run = runfolder.read(args.run)
+    vec = run.vectors(args.concept, args.source)
     if not 1 <= args.layer <= len(vec):
         raise XlcError(f"--layer {args.layer}: the run has layers 1..{len(vec)}")
-    name = args.model or record["model"]
-    spec = models.resolve(name, trust_remote_code=args.trust_remote_code)
+    spec = models.resolve(args.model or run.model, trust_remote_code=args.trust_remote_code)
     model, tok = models.load(spec, device=args.device, causal_lm=True)
     vectors = {args.layer: steer.unit(vec[args.layer - 1])}
-    plain = steer.generate(model, tok, args.prompt, max_new_tokens=args.max_new_tokens, template=record["template"])
-    steered = steer.generate(model, tok, args.prompt, vectors, args.alpha, args.max_new_tokens, record["template"])
+    template = run.record.template
+    plain = steer.generate(model, tok, args.prompt, max_new_tokens=args.max_new_tokens, template=template)
+    steered = steer.generate(model, tok, args.prompt, vectors, args.alpha, args.max_new_tokens, template)
     for prompt, a, b in zip(args.prompt, plain, steered):
         print(f"prompt:   {prompt}\nplain:    {a.strip()}\nsteered:  {b.strip()}   "
               f"[{args.concept}/{args.source}, layer {args.layer}, alpha {args.alpha:+g}]\n")
@@ -116,15 +117,14 @@ def main(argv: list[str] | None = None) -> int:
         if args.command == "run":
             from xlc.runner import RunConfig, run
 
-            if args.batch_size < 1:
-                raise XlcError(f"--batch-size {args.batch_size}: must be at least 1")
             cfg = RunConfig(model=args.model, data=args.data, concepts=args.concepts, langs=args.langs,
                             method=args.method, token=args.token, template=args.template, family=args.family,
-                            out=args.out, test_size=args.test_size, seed=args.seed, split=args.split,
-                            batch_size=args.batch_size, padding_side=args.padding_side, dtype=args.dtype,
-                            device=args.device, device_map=args.device_map, revision=args.revision,
+                            out=args.out, protocol=args.protocol, folds=args.folds, test_size=args.test_size,
+                            seed=args.seed, split=args.split, bootstrap=args.bootstrap, batch_size=args.batch_size,
+                            padding_side=args.padding_side, dtype=args.dtype, device=args.device,
+                            device_map=args.device_map, revision=args.revision,
                             trust_remote_code=args.trust_remote_code, cache=args.cache,
-                            baseline_directions=args.baseline_directions, progress=not args.quiet)
+                            chance_directions=args.chance_directions, progress=not args.quiet)
             run(cfg)
         elif args.command == "check":
             from pathlib import Path

@@ -14,10 +14,8 @@ from __future__ import annotations
 
 import hashlib
 import json
-import sys
 import zlib
-from dataclasses import dataclass, field, replace
-from functools import cached_property
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -63,64 +61,14 @@ class PairSet:
     pos: list[str]
     neg: list[str]
     dropped: list[str] = field(default_factory=list)  # keys whose pos == neg
-    # each item's position in the file, when the items were rearranged (see ``arranged``); None: file order
-    file_positions: list[int] | None = None
 
     def __len__(self) -> int:
         return len(self.keys)
 
-    def arranged(self, *groups: list[str]) -> PairSet:
-        """The same pairs with the keys of ``groups`` first (group by group, each in its order), then the
-        others in file order. ``file_texts`` and ``file_rows`` still give the file's order, in which the
-        texts are cached."""
-        order, seen = [], set()
-        for keys in groups:
-            for k in keys:
-                i = self.index.get(k)
-                if i is not None and k not in seen:
-                    order.append(i)
-                    seen.add(k)
-        order += [i for i, k in enumerate(self.keys) if k not in seen]
-        base = self.file_positions if self.file_positions is not None else range(len(self.keys))
-        return replace(self, keys=[self.keys[i] for i in order], pos=[self.pos[i] for i in order],
-                       neg=[self.neg[i] for i in order], file_positions=[base[i] for i in order])
-
-    def file_texts(self) -> list[str]:
-        """The model inputs as the file orders them: its positives, then its negatives."""
-        return list(self._file_texts)
-
-    @cached_property
-    def _file_texts(self) -> tuple[str, ...]:
-        if self.file_positions is None:
-            return tuple(self.pos + self.neg)
-        pos, neg = [""] * len(self), [""] * len(self)
-        for i, f in enumerate(self.file_positions):
-            pos[f], neg[f] = self.pos[i], self.neg[i]
-        return tuple(pos + neg)
-
-    def file_rows(self) -> np.ndarray | None:
-        """For each row of ``pos + neg`` here, its row in ``file_texts()``; None when in file order."""
-        if self.file_positions is None:
-            return None
-        f = np.asarray(self.file_positions, dtype=np.intp)
-        return np.concatenate([f, len(f) + f])
-
-    @cached_property
-    def index(self) -> dict[str, int]:
-        """``{key: position}`` of the items of this set."""
-        return {k: i for i, k in enumerate(self.keys)}
-
-    def select(self, keys: list[str]) -> tuple[list[str], list[int]]:
-        """The subset of ``keys`` present here, and their indices into this set (fresh lists)."""
-        found = self._selected.get(tuple(keys))
-        if found is None:
-            present = [k for k in keys if k in self.index]
-            found = self._selected[tuple(keys)] = (tuple(present), tuple(self.index[k] for k in present))
-        return list(found[0]), list(found[1])
-
-    @cached_property
-    def _selected(self) -> dict:
-        return {}
+    @property
+    def texts(self) -> list[str]:
+        """The model inputs in the order their hidden states are kept: the positives, then the negatives."""
+        return self.pos + self.neg
 
 
 def concept_file(root: Path, concept: str, lang: str) -> Path:
@@ -133,7 +81,10 @@ def load_pairs(root: str | Path, concept: str, lang: str) -> PairSet:
     if not path.is_file():
         raise XlcError(f"{path}: file not found; add it, or leave '{lang}' out with --langs")
     try:
-        data = json.loads(path.read_text(encoding="utf-8"))
+        data = json.loads(path.read_text(encoding="utf-8"), object_pairs_hook=_unique_keys)
+    except _Repeated as e:
+        raise XlcError(f"{path}: {e.args[0]!r} appears twice in one object (JSON keeps only the last copy, so an "
+                       "item would be lost); rename or merge the repeated group or id") from None
     except UnicodeDecodeError as e:
         raise XlcError(f"{path}: not UTF-8 text ({e.reason} at byte {e.start}); save it as UTF-8") from None
     except json.JSONDecodeError as e:
@@ -148,7 +99,7 @@ def load_pairs(root: str | Path, concept: str, lang: str) -> PairSet:
         if not isinstance(items, dict):
             raise XlcError(f"{path}, group {group!r}: expected an object {{id: item}}, got {type(items).__name__}")
         for ident, item in items.items():
-            key = sys.intern(f"{group}|{ident}")  # one object per key everywhere: list comparisons are identity checks
+            key = f"{group}|{ident}"
             if not isinstance(item, dict):
                 raise XlcError(f"{path}, item {key!r}: expected an object with {', '.join(need)}, got {type(item).__name__}")
             for name in need:
@@ -166,6 +117,20 @@ def load_pairs(root: str | Path, concept: str, lang: str) -> PairSet:
             pos.append(build_text(concept, item, item["pos"]))
             neg.append(build_text(concept, item, item["neg"]))
     return PairSet(concept, lang, path, keys, pos, neg, dropped)
+
+
+class _Repeated(Exception):
+    pass
+
+
+def _unique_keys(pairs: list[tuple[str, object]]) -> dict:
+    """A JSON object that refuses a repeated key instead of keeping the last copy."""
+    out = {}
+    for k, v in pairs:
+        if k in out:
+            raise _Repeated(k)
+        out[k] = v
+    return out
 
 
 def discover(root: str | Path) -> dict[str, list[str]]:
@@ -189,58 +154,84 @@ def order_languages(langs) -> list[str]:
     return [l for l in LANGUAGES if l in langs] + sorted(langs - set(LANGUAGES))
 
 
+PROTOCOLS = ("cv", "paper")
+
+
 @dataclass
-class Split:
-    train: list[str]
-    test: list[str]
+class Folds:
+    """How the items of one concept are held out, the same in every language.
 
-
-def make_split(keys, concept: str, test_size: float = 0.2, seed: int = 0) -> Split:
-    """One seeded split of the keys of a concept, shared by every language.
-
-    The permutation depends on (seed, concept) only, so every language, and every run with the
-    same keys, gets the same split.
+    ``folds``: lists of keys; ``tested``: whether each fold is tested (by vectors fitted on the other
+    folds). Cross-validation (``cv``) tests every fold; the paper's single split (``paper``) is two folds,
+    the test keys (tested) and the training keys (never tested).
     """
+
+    protocol: str
+    folds: list[list[str]]
+    tested: list[bool]
+
+    def index(self, keys: list[str]) -> np.ndarray:
+        """``[len(keys)]`` fold of each key; -1 for a key in no fold (not used)."""
+        where = {k: f for f, fold in enumerate(self.folds) for k in fold}
+        return np.array([where.get(k, -1) for k in keys], dtype=np.int64)
+
+    def to_json(self) -> dict:
+        """As ``split.json`` records it: ``{"folds": [[keys], ...]}`` or ``{"train": [...], "test": [...]}``."""
+        if self.protocol == "paper":
+            return {"train": self.folds[1], "test": self.folds[0]}
+        return {"folds": self.folds}
+
+    @classmethod
+    def from_json(cls, raw: dict) -> Folds:
+        if "folds" in raw:
+            folds = [list(f) for f in raw["folds"]]
+            return cls("cv", folds, [True] * len(folds))
+        return cls("paper", [list(raw["test"]), list(raw["train"])], [True, False])
+
+
+def make_folds(keys, concept: str, k: int = 5, seed: int = 0) -> Folds:
+    """``k`` seeded folds over the keys of a concept, shared by every language (sizes differ by one at most).
+
+    The assignment depends on (seed, concept) and the set of keys only, so every language, and every run
+    with the same keys, gets the same folds.
+    """
+    keys = sorted(set(keys))
+    if k < 2 or k > len(keys):
+        raise XlcError(f"{concept}: {len(keys)} items cannot be cut into {k} folds; use --folds between 2 and {len(keys)}")
+    order = np.random.default_rng([seed, zlib.crc32(concept.encode())]).permutation(len(keys))
+    folds = [sorted(keys[i] for i in order[f::k]) for f in range(k)]
+    return Folds("cv", folds, [True] * k)
+
+
+def make_split(keys, concept: str, test_size: float = 0.2, seed: int = 0) -> Folds:
+    """The paper's protocol: one seeded train/test split of the keys of a concept, shared by every language."""
     keys = sorted(set(keys))
     if not 0 < test_size < 1:
         raise XlcError(f"--test-size {test_size}: must be between 0 and 1")
     n_test = int(np.floor(test_size * len(keys) + 0.5))
     if n_test < 1 or n_test >= len(keys):
         raise XlcError(f"{concept}: {len(keys)} items cannot be split with --test-size {test_size}; add items")
-    rng = np.random.default_rng([seed, zlib.crc32(concept.encode())])
-    order = rng.permutation(len(keys))
-    test = sorted(keys[i] for i in order[:n_test])
-    train = sorted(keys[i] for i in order[n_test:])
-    return Split(train, test)
+    order = np.random.default_rng([seed, zlib.crc32(concept.encode())]).permutation(len(keys))
+    return Folds("paper", [sorted(keys[i] for i in order[:n_test]), sorted(keys[i] for i in order[n_test:])],
+                 [True, False])
 
 
-def make_folds(keys, concept: str, k: int = 5, seed: int = 0) -> list[list[str]]:
-    """``k`` seeded folds of the keys of a concept, shared by every language: each fold a sorted list
-    of keys, sizes differing by at most one.
-
-    Like :func:`make_split`, the assignment depends on (seed, concept) and the set of keys only.
-    """
-    keys = sorted(set(keys))
-    if k < 2 or k > len(keys):
-        raise XlcError(f"{concept}: {len(keys)} items cannot be cut into {k} folds; use --folds between 2 and {len(keys)}")
-    rng = np.random.default_rng([seed, zlib.crc32(concept.encode())])
-    order = rng.permutation(len(keys))
-    return [sorted(keys[i] for i in order[f::k]) for f in range(k)]
-
-
-def read_split(path: str | Path) -> dict[str, Split]:
-    """Read a ``split.json`` written by an earlier run (``{concept: {"train": [...], "test": [...]}}``)."""
+def read_split(path: str | Path) -> dict[str, Folds]:
+    """Read the ``split.json`` of an earlier run: ``{concept: {"folds": [[...], ...]}}`` (cross-validation)
+    or ``{concept: {"train": [...], "test": [...]}}`` (the paper's split)."""
     path = Path(path)
     try:
         raw = json.loads(path.read_text(encoding="utf-8"))
-        out = {c: Split(list(v["train"]), list(v["test"])) for c, v in raw.items()}
+        out = {c: Folds.from_json(v) for c, v in raw.items()}
     except FileNotFoundError:
         raise XlcError(f"{path}: split file not found; check --split") from None
     except (json.JSONDecodeError, KeyError, TypeError, AttributeError) as e:
-        raise XlcError(f"{path}: not a split file {{concept: {{train: [...], test: [...]}}}} ({e}); check --split") from None
-    for concept, s in out.items():
-        if set(s.train) & set(s.test):
-            raise XlcError(f"{path}, concept {concept!r}: keys in both train and test; fix the split")
+        raise XlcError(f"{path}: not a split file ({{concept: {{folds: [[...]]}}}} or {{concept: {{train: [...], "
+                       f"test: [...]}}}}; {e}); check --split") from None
+    for concept, f in out.items():
+        seen = [k for fold in f.folds for k in fold]
+        if len(seen) != len(set(seen)):
+            raise XlcError(f"{path}, concept {concept!r}: a key is in two folds (or in both train and test); fix the split")
     return out
 
 

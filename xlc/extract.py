@@ -19,6 +19,12 @@ from xlc.models import apply_template
 TOKEN_RULES = ("last", "mean")
 
 
+def encode(tokenizer, template: str, texts: list[str], add_special_tokens: bool = True) -> dict:
+    """The tokenizer's unpadded encoding (``input_ids`` and, for encoders, ``token_type_ids``) of the
+    texts with the template applied: exactly what the model reads."""
+    return tokenizer([apply_template(template, t) for t in texts], add_special_tokens=add_special_tokens)
+
+
 def last_token_index(mask):
     """Index of the last content token per row, for either padding side. ``mask``: ``[B, T]``."""
     import torch
@@ -60,8 +66,7 @@ class Extractor:
         """States of ``texts``: float32 array ``[len(texts), L, D]``, in the order given."""
         import torch
 
-        inputs = [apply_template(self.template, t) for t in texts]
-        encoded = self.tokenizer(inputs, add_special_tokens=self.add_special_tokens)  # once, unpadded
+        encoded = encode(self.tokenizer, self.template, texts, self.add_special_tokens)  # once, unpadded
         ids = encoded["input_ids"]
         types = encoded.get("token_type_ids")
         order = np.argsort(-np.array([len(x) for x in ids]), kind="stable")

@@ -176,19 +176,44 @@ def split_correlation(cosine: pd.DataFrame, similarity: pd.DataFrame) -> pd.Seri
     return pd.Series(out, name="r")
 
 
-def correlations(cosine: pd.DataFrame, distances: dict[str, pd.DataFrame]) -> pd.DataFrame:
+def mantel(cosine: pd.DataFrame, similarity: pd.DataFrame, permutations: int = 9999, seed: int = 0) -> tuple[float, float]:
+    """Mantel test: Pearson r between two S x S matrices over the unordered pairs, and its permutation p
+    (one-sided, r at least as large), permuting the languages of one matrix (rows and columns together).
+
+    Pairs share languages, so they are not independent: the ordinary p of Pearson's r over pairs is too
+    small; permuting whole languages keeps that dependence.
+    """
+    langs = list(cosine.index)
+    c = cosine.to_numpy(dtype=float)
+    s = similarity.reindex(index=langs, columns=langs).to_numpy(dtype=float)
+    i, j = np.triu_indices(len(langs), 1)
+    r = _pearson(c[i, j], s[i, j])[0]
+    if np.isnan(r) or np.isnan(s[i, j]).any() or np.isnan(c[i, j]).any():
+        return r, float("nan")
+    rng = np.random.default_rng(seed)
+    perms = np.array([rng.permutation(len(langs)) for _ in range(permutations)])  # [P, S]
+    x = s[perms[:, i], perms[:, j]]  # [P, pairs]: similarity with languages relabelled
+    y = c[i, j]
+    xc = x - x.mean(1, keepdims=True)
+    yc = y - y.mean()
+    rs = (xc @ yc) / np.sqrt((xc ** 2).sum(1) * (yc ** 2).sum())
+    return float(r), float((1 + (rs >= r - 1e-12).sum()) / (permutations + 1))
+
+
+def correlations(cosine: pd.DataFrame, distances: dict[str, pd.DataFrame], permutations: int = 9999) -> pd.DataFrame:
     """Pearson correlation of consistency with similarity (1 - distance), per kind.
 
-    Columns: direct_r, direct_p, n_pairs (Direct, over all unordered pairs), split_r (Split: mean
-    over languages of the per-language r), n_languages (languages with a defined per-language r).
+    Columns: direct_r, direct_p (Pearson's p, pairs taken as independent), mantel_p (permuting languages),
+    n_pairs (Direct, over all unordered pairs), split_r (Split: mean over languages of the per-language r),
+    n_languages (languages with a defined per-language r).
     """
     pairs = pair_table(cosine, distances)
     rows = {}
     for k, d in distances.items():
         r, p, n = _pearson(pairs.cosine.to_numpy(), pairs[k].to_numpy())
         split = split_correlation(cosine, 1.0 - d)
-        rows[k] = {"direct_r": r, "direct_p": p, "n_pairs": n,
-                   "split_r": float(split.mean()) if split.notna().any() else float("nan"),
+        rows[k] = {"direct_r": r, "direct_p": p, "mantel_p": mantel(cosine, 1.0 - d, permutations)[1],
+                   "n_pairs": n, "split_r": float(split.mean()) if split.notna().any() else float("nan"),
                    "n_languages": int(split.notna().sum())}
     return pd.DataFrame.from_dict(rows, orient="index")
 

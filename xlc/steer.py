@@ -3,7 +3,7 @@
 The paper steers a model with a concept vector taken from a dominant language (e.g. English) while
 it answers in another language. ``steer`` is a context manager that adds ``alpha * vector`` to the
 output of a decoder block and always removes its hooks; ``generate`` wraps it around
-``model.generate``; ``load_vectors`` reads the vectors a run saved.
+``model.generate``. A run's vectors come from :meth:`xlc.runfolder.Run.vectors`.
 
 Layer numbers are those of the run tables: ``hidden_states`` index l = 1..L is the output of block
 l - 1, so steering layer l shifts ``hidden_states[l]`` by ``alpha * vector`` (for l = L the shift
@@ -13,7 +13,6 @@ happens before the final norm, which transformers applies to ``hidden_states[L]`
 from __future__ import annotations
 
 import contextlib
-from pathlib import Path
 
 import numpy as np
 
@@ -65,21 +64,6 @@ def steer(model, vectors: dict[int, np.ndarray], alpha: float = 1.0):
     finally:
         for h in handles:
             h.remove()
-
-
-def load_vectors(run: str | Path, concept: str, language: str) -> np.ndarray:
-    """The ``[L, D]`` concept vectors of one (concept, language) saved by ``xlc run``."""
-    from safetensors.numpy import load_file
-
-    path = Path(run) / "vectors.safetensors"
-    if not path.is_file():
-        raise XlcError(f"{path}: not found; point at a run folder written by 'xlc run'")
-    vecs = load_file(str(path))
-    key = f"{concept}/{language}"
-    if key not in vecs:
-        have = sorted(vecs)
-        raise XlcError(f"{path}: no vectors for {key!r}; available: {', '.join(have[:10])}{' ...' if len(have) > 10 else ''}")
-    return vecs[key]
 
 
 def unit(vector: np.ndarray) -> np.ndarray:

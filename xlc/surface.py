@@ -21,6 +21,7 @@ from __future__ import annotations
 import numpy as np
 
 BASELINES = ("length", "ngram")
+FORMAT = 1  # of the cached outcomes
 
 
 def answers(item: dict) -> tuple[str, str]:
@@ -68,40 +69,71 @@ def cross_validated(pos: list[str], neg: list[str], folds: np.ndarray, baseline:
 
     ``folds``: ``[N]`` fold index of each pair; each pair is scored by a rule fitted on the other folds.
     """
-    return cross_language({"x": (pos, neg)}, folds, baseline)[0, 0]
+    return cross_language({"x": (pos, neg)}, folds, np.ones(int(folds.max()) + 1, dtype=bool), baseline)[0, 0]
 
 
-def cross_language(texts: dict[str, tuple[list[str], list[str]]], folds: np.ndarray, baseline: str,
-                   present: np.ndarray | None = None) -> np.ndarray:
-    """Per-pair outcomes ``[S, T, N]`` of a baseline fitted on source s's training folds and scored on
-    target t's test fold, for aligned items.
+def cross_language(texts: dict[str, tuple[list[str], list[str]]], folds: np.ndarray, tested: np.ndarray,
+                   baseline: str, present: np.ndarray | None = None) -> np.ndarray:
+    """Per-pair outcomes ``[S, T, N]`` of a baseline fitted on source s's items outside a fold and scored on
+    target t's items of that fold, for aligned items.
 
-    ``texts``: ``{lang: (pos, neg)}``, the same N items in every language (absent items as empty
-    strings with ``present[s, i] = False``); ``folds``: ``[N]``. NaN where an item is absent in the target.
+    ``texts``: ``{lang: (pos, neg)}``, the same N items in every language (absent items as empty strings
+    with ``present[s, i] = False``); ``folds``: ``[N]`` (-1: not used); ``tested``: ``[K]`` folds that are
+    tested. NaN where a pair is not scored.
     """
+    if baseline not in BASELINES:
+        raise ValueError(f"unknown baseline {baseline!r}; use one of {', '.join(BASELINES)}")
     langs = list(texts)
     S, N = len(langs), len(folds)
     present = np.ones((S, N), dtype=bool) if present is None else present
     out = np.full((S, S, N), np.nan)
-    for k in np.unique(folds):
-        test, train = folds == k, folds != k
+    for k in np.flatnonzero(tested):
+        test, train = folds == k, (folds != k) & (folds >= 0)
+        # every target's tested pairs at once: one transform per fitted rule
+        items = [(t, i) for t in range(S) for i in np.flatnonzero(test & present[t])]
+        tp = [texts[langs[t]][0][i] for t, i in items]
+        tn = [texts[langs[t]][1][i] for t, i in items]
+        rows, cols = np.array([t for t, _ in items], dtype=int), np.array([i for _, i in items], dtype=int)
         for s, src in enumerate(langs):
-            tr = train & present[s]
-            pos, neg = texts[src]
+            tr = np.flatnonzero(train & present[s])
+            pos, neg = [texts[src][0][i] for i in tr], [texts[src][1][i] for i in tr]
             if baseline == "length":
-                rule = length_margins([pos[i] for i in np.flatnonzero(tr)], [neg[i] for i in np.flatnonzero(tr)])
-            elif baseline == "ngram":
-                clf = NgramClassifier().fit([pos[i] for i in np.flatnonzero(tr)], [neg[i] for i in np.flatnonzero(tr)])
+                won = length_rule(length_margins(pos, neg), length_margins(tp, tn))
             else:
-                raise ValueError(f"unknown baseline {baseline!r}; use one of {', '.join(BASELINES)}")
-            for t, tgt in enumerate(langs):
-                te = np.flatnonzero(test & present[t])
-                tp, tn = [texts[tgt][0][i] for i in te], [texts[tgt][1][i] for i in te]
-                if baseline == "length":
-                    out[s, t, te] = length_rule(rule, length_margins(tp, tn))
-                else:
-                    out[s, t, te] = pair_outcome(clf.margins(tp, tn))
+                won = pair_outcome(NgramClassifier().fit(pos, neg).margins(tp, tn))
+            out[s, rows, cols] = won
     return out
+
+
+def outcomes(texts: dict[str, tuple[list[str], list[str]]], folds: np.ndarray, tested: np.ndarray,
+             present: np.ndarray) -> dict[str, np.ndarray]:
+    """``{baseline: [S, T, N]}`` for every baseline, kept in ``$XLC_CACHE/surface`` under a key made of
+    everything they depend on (the texts, the folds, the code's format and scikit-learn's version): they
+    depend on the data only, so every run of the same data and folds reuses them."""
+    import importlib.metadata as md
+
+    from xlc.io import cache_root, sha256_json
+
+    key = sha256_json({"format": FORMAT, "texts": texts, "folds": folds.tolist(), "tested": tested.tolist(),
+                       "present": present.tolist(), "sklearn": md.version("scikit-learn")})
+    path = cache_root() / "surface" / f"{key}.npz"
+    try:
+        with np.load(path, allow_pickle=False) as z:
+            found = {b: z[b] for b in BASELINES}
+        if all(v.shape == (len(texts), len(texts), len(folds)) for v in found.values()):
+            return found
+    except (OSError, KeyError, ValueError):
+        pass
+    found = {b: cross_language(texts, folds, tested, b, present) for b in BASELINES}
+    try:
+        from xlc.io import atomic_path
+
+        with atomic_path(path) as tmp:
+            with open(tmp, "wb") as fh:
+                np.savez_compressed(fh, **found)
+    except OSError:
+        pass  # a read-only cache only costs the recomputation
+    return found
 
 
 def file_figures(concept: str, items: list[dict], folds: np.ndarray) -> dict:

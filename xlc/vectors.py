@@ -73,8 +73,12 @@ def concept_vectors(pos: np.ndarray, neg: np.ndarray, method: str = "mean_diff",
     return calibrate_sign(vectors, mean_diff).astype(np.float32)
 
 
+def random_directions(shape: tuple[int, int], seeds, tag: str = "") -> np.ndarray:
+    """Seeded random Gaussian directions ``[len(seeds), L, D]`` float32 (not yet sign-calibrated)."""
+    return np.stack([_seed(s, "random/" + tag).standard_normal(shape) for s in seeds]).astype(np.float32)
+
+
 def random_vectors(mean_diff: np.ndarray, seeds, tag: str = "") -> np.ndarray:
     """Seeded random Gaussian directions, ``[len(seeds), L, D]`` float32, each sign-calibrated
     against ``mean_diff`` (``[L, D]``, the mean training difference): the chance baseline."""
-    return np.stack([calibrate_sign(_seed(s, "random/" + tag).standard_normal(mean_diff.shape), mean_diff)
-                     for s in seeds]).astype(np.float32)
+    return np.stack([calibrate_sign(r, mean_diff) for r in random_directions(mean_diff.shape, seeds, tag)])
