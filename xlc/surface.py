@@ -45,23 +45,43 @@ def length_rule(train_margins: np.ndarray, test_margins: np.ndarray) -> np.ndarr
     return pair_outcome(direction * test_margins) if direction else np.full(len(test_margins), 0.5)
 
 
-class NgramClassifier:
-    """Character 1-4-gram TF-IDF and a logistic regression, positive (1) against negative (0) texts."""
+def ngram_counts(texts: list[str]):
+    """Character 1-4-gram counts (within word boundaries, lower-cased) of texts: a sparse ``[n, V]`` matrix.
+    Counted once for every text of a concept; each fitted rule then keeps the n-grams of its own training texts."""
+    from sklearn.feature_extraction.text import CountVectorizer
 
-    def fit(self, pos: list[str], neg: list[str]) -> NgramClassifier:
-        from sklearn.feature_extraction.text import TfidfVectorizer
+    return CountVectorizer(analyzer="char_wb", ngram_range=(1, 4), lowercase=True).fit_transform(texts).tocsr()
+
+
+class NgramClassifier:
+    """TF-IDF over the character n-grams of the training texts and a logistic regression, positive (1)
+    against negative (0) texts: scikit-learn's ``TfidfVectorizer(analyzer="char_wb", ngram_range=(1, 4),
+    sublinear_tf=True)`` fitted on the training texts, computed from counts made once (:func:`ngram_counts`)."""
+
+    def fit(self, pos, neg) -> NgramClassifier:
+        """``pos``, ``neg``: sparse count rows of the training texts."""
+        from scipy import sparse
         from sklearn.linear_model import LogisticRegression
 
-        self.vectorizer_ = TfidfVectorizer(analyzer="char_wb", ngram_range=(1, 4), sublinear_tf=True, lowercase=True)
-        x = self.vectorizer_.fit_transform(list(pos) + list(neg))
-        y = np.r_[np.ones(len(pos)), np.zeros(len(neg))]
-        self.model_ = LogisticRegression(C=10.0, max_iter=2000).fit(x, y)
+        x = sparse.vstack([pos, neg]).tocsr()
+        df = np.asarray((x > 0).sum(0)).ravel()
+        # the vocabulary is the n-grams of the training texts, as when fitting on them alone
+        self.columns_ = np.flatnonzero(df)
+        self.idf_ = np.log((1 + x.shape[0]) / (1 + df[self.columns_])) + 1
+        y = np.r_[np.ones(pos.shape[0]), np.zeros(neg.shape[0])]
+        self.model_ = LogisticRegression(C=10.0, max_iter=2000).fit(self._tfidf(x), y)
         return self
 
-    def margins(self, pos: list[str], neg: list[str]) -> np.ndarray:
-        """decision(positive) - decision(negative) per pair."""
-        score = self.model_.decision_function(self.vectorizer_.transform(list(pos) + list(neg)))
-        return score[:len(pos)] - score[len(pos):]
+    def _tfidf(self, counts):
+        from sklearn.preprocessing import normalize
+
+        x = counts[:, self.columns_].astype(np.float64)
+        x.data = 1.0 + np.log(x.data)
+        return normalize(x.multiply(self.idf_[None, :]).tocsr())
+
+    def margins(self, pos, neg) -> np.ndarray:
+        """decision(positive) - decision(negative) per pair (sparse count rows)."""
+        return self.model_.decision_function(self._tfidf(pos)) - self.model_.decision_function(self._tfidf(neg))
 
 
 def cross_validated(pos: list[str], neg: list[str], folds: np.ndarray, baseline: str) -> np.ndarray:
@@ -87,21 +107,24 @@ def cross_language(texts: dict[str, tuple[list[str], list[str]]], folds: np.ndar
     S, N = len(langs), len(folds)
     present = np.ones((S, N), dtype=bool) if present is None else present
     out = np.full((S, S, N), np.nan)
+    if baseline == "ngram":  # rows: language by language, its positives then its negatives
+        counts = ngram_counts([t for lang in langs for side in texts[lang] for t in side])
     for k in np.flatnonzero(tested):
         test, train = folds == k, (folds != k) & (folds >= 0)
-        # every target's tested pairs at once: one transform per fitted rule
-        items = [(t, i) for t in range(S) for i in np.flatnonzero(test & present[t])]
-        tp = [texts[langs[t]][0][i] for t, i in items]
-        tn = [texts[langs[t]][1][i] for t, i in items]
-        rows, cols = np.array([t for t, _ in items], dtype=int), np.array([i for _, i in items], dtype=int)
+        # every target's tested pairs at once: one scoring per fitted rule
+        t_lang, t_item = np.nonzero(test[None] & present)
         for s, src in enumerate(langs):
             tr = np.flatnonzero(train & present[s])
-            pos, neg = [texts[src][0][i] for i in tr], [texts[src][1][i] for i in tr]
             if baseline == "length":
-                won = length_rule(length_margins(pos, neg), length_margins(tp, tn))
+                rule = length_margins([texts[src][0][i] for i in tr], [texts[src][1][i] for i in tr])
+                test_margins = length_margins([texts[langs[t]][0][i] for t, i in zip(t_lang, t_item)],
+                                              [texts[langs[t]][1][i] for t, i in zip(t_lang, t_item)])
+                out[s, t_lang, t_item] = length_rule(rule, test_margins)
             else:
-                won = pair_outcome(NgramClassifier().fit(pos, neg).margins(tp, tn))
-            out[s, rows, cols] = won
+                clf = NgramClassifier().fit(counts[2 * s * N + tr], counts[(2 * s + 1) * N + tr])
+                pos = counts[(2 * t_lang) * N + t_item]
+                neg = counts[(2 * t_lang + 1) * N + t_item]
+                out[s, t_lang, t_item] = pair_outcome(clf.margins(pos, neg))
     return out
 
 
