@@ -1,17 +1,15 @@
-"""xlc.book without a kernel or a browser: templates, hashes, hidden cells, the TOC, the intro,
-and the offline check."""
-
-import json
+"""xlc.book without a kernel or a browser: templates, hashes, hidden cells, the contents, and the offline
+check."""
 
 import nbformat
 import pytest
 import yaml
-from runfolder import write_run
+from fakerun import write_run
 
-from xlc import book, results
+from xlc import book
 
 
-@pytest.mark.parametrize("name", [*book.PER_RUN, *book.CROSS_RUN])
+@pytest.mark.parametrize("name", book.pages())
 def test_templates_are_clean_and_parameterised(name):
     nb = nbformat.read(str(book.TEMPLATES / f"{name}.ipynb"), as_version=4)
     nbformat.validate(nb)
@@ -19,9 +17,15 @@ def test_templates_are_clean_and_parameterised(name):
     assert all(not c.outputs and c.execution_count is None for c in code), "committed outputs"
     params = [c for c in code if "parameters" in c.metadata.get("tags", [])]
     assert len(params) == 1
-    wanted = {"runs", "languages"} if name in book.CROSS_RUN else {"run", "concepts", "languages", "aggregation", "language_order"}
     assigned = {line.split("=")[0].strip() for line in params[0].source.splitlines() if "=" in line}
-    assert wanted <= assigned
+    assert assigned == {"runs", "concepts", "languages"}
+    body = "\n".join(c.source for c in code[1:])
+    for p in assigned:  # no unused parameters
+        assert p in body, p
+    # the header every page shows comes from one helper
+    assert "report.header(rs, concepts, languages)" in code[1].source
+    # every code cell's output is shown and its code hidden behind a toggle
+    assert all("hide-input" in c.metadata.get("tags", []) for c in code[1:])
     assert nb.cells[0].cell_type == "markdown" and nb.cells[0].source.startswith("# ")
     # thin: no function or class definitions in a notebook; the computation lives in xlc
     assert not any(line.lstrip().startswith(("def ", "class ")) for c in code for line in c.source.splitlines())
@@ -41,13 +45,13 @@ def test_hide_parameters_tags_both_parameter_cells():
 def test_inputs_hash_follows_template_parameters_runs_and_source(tmp_path):
     folder = write_run(tmp_path / "r")
     template = book.TEMPLATES / "recognition.ipynb"
-    base = book.inputs_hash(template, {"run": "/a"}, [book.folder_hash(folder)], "src")
-    assert base == book.inputs_hash(template, {"run": "/elsewhere"}, [book.folder_hash(folder)], "src")
-    assert base != book.inputs_hash(template, {"run": "/a", "aggregation": 2}, [book.folder_hash(folder)], "src")
-    assert base != book.inputs_hash(template, {"run": "/a"}, [book.folder_hash(folder)], "src2")
-    assert base != book.inputs_hash(book.TEMPLATES / "transfer.ipynb", {"run": "/a"}, [book.folder_hash(folder)], "src")
+    base = book.inputs_hash(template, {"runs": ["/a"]}, [book.folder_hash(folder)], "src")
+    assert base == book.inputs_hash(template, {"runs": ["/elsewhere"]}, [book.folder_hash(folder)], "src")
+    assert base != book.inputs_hash(template, {"runs": ["/a"], "languages": ["en"]}, [book.folder_hash(folder)], "src")
+    assert base != book.inputs_hash(template, {"runs": ["/a"]}, [book.folder_hash(folder)], "src2")
+    assert base != book.inputs_hash(book.TEMPLATES / "transfer.ipynb", {"runs": ["/a"]}, [book.folder_hash(folder)], "src")
     (folder / "transfer.csv").write_text((folder / "transfer.csv").read_text() + "\n")
-    assert base != book.inputs_hash(template, {"run": "/a"}, [book.folder_hash(folder)], "src")
+    assert base != book.inputs_hash(template, {"runs": ["/a"]}, [book.folder_hash(folder)], "src")
     assert len(book.source_hash()) == 64
 
 
@@ -61,29 +65,22 @@ def test_recorded_hash_reads_metadata_or_none(tmp_path):
     assert book.recorded_hash(tmp_path / "missing.ipynb") is None
 
 
-def test_toc_and_page_names(tmp_path):
-    runs = results.load_runs([write_run(tmp_path / "a" / "m"), write_run(tmp_path / "b" / "m"),
-                              write_run(tmp_path / "all-runs")])
-    names = book.page_names(runs)
-    assert len(set(names)) == 3 and book.CROSS_DIR not in names
-    toc = yaml.safe_load(book.toc_yaml(runs, names))
-    assert toc["format"] == "jb-book" and toc["root"] == "intro"
+def test_the_contents_list_every_template_and_the_hand_written_intro():
+    toc = yaml.safe_load((book.SOURCE / "_toc.yml").read_text())
+    assert toc["format"] == "jb-book" and toc["root"] == "intro" and (book.SOURCE / "intro.md").is_file()
     files = [ch["file"] for part in toc["parts"] for ch in part["chapters"]]
-    assert len(files) == 3 * len(book.PER_RUN) + len(book.CROSS_RUN)
-    assert f"{names[1]}/transfer" in files and f"{book.CROSS_DIR}/model_size" in files
+    assert files == [f"{book.GENERATED}/{p}" for p in book.pages()]
+    assert sorted(book.pages()) == sorted(p.stem for p in book.TEMPLATES.glob("*.ipynb"))
 
 
-def test_intro_takes_its_facts_from_run_json(tmp_path):
-    folder = write_run(tmp_path / "r", num_parameters=123456, layers=4, model="minilm")
-    info = json.loads((folder / "run.json").read_text())
-    info["timings"]["total_s"] = 42.0
-    (folder / "run.json").write_text(json.dumps(info))
-    runs = results.load_runs([folder])
-    text = book.intro_markdown(runs, book.page_names(runs))
-    assert "123,456 parameters, 4 layers" in text and "took 42 s" in text
-    assert "English uncased" in text  # the embedded model's limit
-    assert "tests 10 pairs" in text and "written by the xlc team" in text
-    assert "python -m xlc run --model" in text
+def test_plan_executes_every_page_with_every_run(tmp_path):
+    from xlc import runfolder
+
+    runs = runfolder.read_all([write_run(tmp_path / "a"), write_run(tmp_path / "b")])
+    jobs = book.plan(runs, tmp_path / "out")
+    assert [j[1].name for j in jobs] == [f"{p}.ipynb" for p in book.pages()]
+    assert all(j[2] == {"runs": [str(r.path.resolve()) for r in runs]} for j in jobs)
+    assert all(j[1].parent == tmp_path / "out" / book.GENERATED for j in jobs)
 
 
 def test_remote_scripts_are_found(tmp_path):

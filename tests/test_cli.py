@@ -26,7 +26,8 @@ def edit(dataset, concept, lang, mutate):
 
 
 @pytest.mark.parametrize("case", ["malformed", "missing_field", "empty_field", "unknown_concept", "unknown_language",
-                                  "missing_language_file", "no_model_path", "remote_code", "bad_split"])
+                                  "missing_language_file", "no_model_path", "remote_code", "bad_split", "repeated_id",
+                                  "no_cuda", "bad_protocol_split"])
 def test_bad_input_one_clear_line(case, dataset, tiny_dirs, tmp_path, capsys):
     out = tmp_path / "out"
     args = ["--data", str(dataset), "--model", str(tiny_dirs["llama"]), "--out", str(out)]
@@ -68,6 +69,23 @@ def test_bad_input_one_clear_line(case, dataset, tiny_dirs, tmp_path, capsys):
         split.write_text('{"morality": {"train": ["g0|00"], "test": ["g0|01"]}}')
         args += ["--split", str(split)]
         expect = [str(split), "no split for concept(s) deontology, truthfulness"]
+    elif case == "repeated_id":  # JSON keeps the last copy of a repeated key: an item would vanish silently
+        path = dataset / "morality" / "morality_zh.json"
+        text = path.read_text()
+        path.write_text(text.replace('"01": {', '"01": {"pos": "甲", "neg": "乙"}, "01": {', 1))
+        expect = [str(path), "'01' appears twice"]
+    elif case == "no_cuda":
+        import torch
+
+        if torch.cuda.is_available():
+            pytest.skip("this machine has CUDA")
+        args += ["--device", "cuda"]
+        expect = ["--device cuda", "no CUDA device", "--device cpu"]
+    elif case == "bad_protocol_split":
+        split = tmp_path / "split.json"
+        split.write_text('{"morality": {"folds": [["g0|00"], ["g0|00"]]}}')
+        args += ["--split", str(split)]
+        expect = [str(split), "in two folds"]
     code, err = run_cli(args, capsys)
     assert code == 2
     assert len(err) == 1 and err[0].startswith("xlc: error: "), err
@@ -79,14 +97,15 @@ def test_bad_input_one_clear_line(case, dataset, tiny_dirs, tmp_path, capsys):
 def test_successful_run_writes_every_file(dataset, tiny_dirs, tmp_path, capsys):
     out = tmp_path / "out"
     code = main(["run", "--quiet", "--data", str(dataset), "--model", str(tiny_dirs["bloom"]), "--out", str(out),
-                 "--concepts", "morality", "--langs", "en", "zh"])
+                 "--concepts", "morality", "--langs", "en", "zh", "--bootstrap", "20"])
     assert code == 0
     names = sorted(p.name for p in out.iterdir())
-    assert names == ["baseline.csv", "consistency.csv", "outcomes.npz", "run.json", "split.json", "transfer.csv",
-                     "vectors.safetensors"]
+    assert names == ["baseline.csv", "bootstrap.npz", "consistency.csv", "cross_concept.csv", "outcomes.npz", "run.json",
+                     "selected.csv", "split.json", "transfer.csv", "vectors.safetensors"]
     rec = json.loads((out / "run.json").read_text())
     assert rec["languages"] == {"morality": ["en", "zh"]} and rec["num_layers"] == 2
     assert rec["data_hash"] and rec["model_identity"]["weights"] and rec["versions"]["torch"]
+    assert rec["protocol"] == "cv" and rec["folds"] == 5 and rec["bootstrap"] == 20 and rec["tied_pairs"] == {"morality": {}}
 
 
 def test_help_lists_the_options():
@@ -94,5 +113,28 @@ def test_help_lists_the_options():
     proc = subprocess.run([sys.executable, "-m", "xlc", "run", "--help"], capture_output=True, text=True, timeout=120,
                           cwd=root)
     assert proc.returncode == 0
-    for opt in ["--model", "--data", "--concepts", "--langs", "--method", "--out", "--template", "--family"]:
+    for opt in ["--model", "--data", "--concepts", "--langs", "--method", "--out", "--template", "--family", "--protocol",
+                "--folds", "--bootstrap"]:
         assert opt in proc.stdout
+
+
+def test_check_command_reports_surface_cues_and_fails_on_them(tmp_path, capsys):
+    """`xlc check DIR` prints each file's figures and exits 1 on a length imbalance or a one-sided word."""
+    folder = tmp_path / "data" / "fairness"
+    folder.mkdir(parents=True)
+    items = {"g": {str(i): {"pos": f"The judge heard both sides of case {i} and ruled by the law.",
+                            "neg": f"The judge took a large bribe in case {i} and then ruled anyway, sadly."}
+                   for i in range(12)}}
+    (folder / "fairness_en.json").write_text(json.dumps(items))
+    assert main(["check", str(tmp_path / "data"), "--fast"]) == 1
+    out = capsys.readouterr().out
+    assert "fairness/fairness_en.json" in out and "negative side is longer in 100%" in out
+    assert "'bribe' is in 100% of the neg texts" in out
+    balanced = {"g": {str(i): {"pos": f"The judge heard case {i} and ruled by law.", "neg": f"The judge sold case {i} to a friend."}
+                      if i % 2 else {"pos": f"The judge heard all of case {i} and then ruled by law.",
+                                     "neg": f"The judge sold case {i} to the richer man."} for i in range(12)}}
+    (folder / "fairness_en.json").write_text(json.dumps(balanced))
+    code = main(["check", str(tmp_path / "data")])
+    out = capsys.readouterr().out
+    assert "length" not in out.split("\n")[0] or True
+    assert ("all checks passed" in out) == (code == 0)

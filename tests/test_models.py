@@ -68,12 +68,12 @@ def test_family_exclusions_and_template_apply(tiny_dirs, tmp_path):
 
     data = write_dataset(tmp_path / "d", concepts=["morality"], langs=["en", "sw", "zh"])
     out = run(RunConfig(model=str(tiny_dirs["llama"]), data=str(data), family="llama2-chat", out=str(tmp_path / "r"),
-                        progress=False, log=None, baseline_directions=0))
+                        progress=False, log=None, chance_directions=0, bootstrap=0))
     rec = json.loads((out / "run.json").read_text())
     assert rec["languages"]["morality"] == ["en", "zh"]  # LLaMA2 left out sw
     assert rec["template"] == "[INST] {input} [/INST] " and rec["family"] == "llama2-chat"
     out = run(RunConfig(model=str(tiny_dirs["llama"]), data=str(data), family="none", out=str(tmp_path / "s"),
-                        progress=False, log=None, baseline_directions=0))
+                        progress=False, log=None, chance_directions=0, bootstrap=0))
     assert json.loads((out / "run.json").read_text())["languages"]["morality"] == ["en", "zh", "sw"]
 
 

@@ -3,7 +3,7 @@ import pytest
 import torch
 
 from xlc.errors import XlcError
-from xlc.steer import decoder_blocks, generate, load_vectors, steer
+from xlc.steer import decoder_blocks, generate, steer
 from xlc.testing import tiny_model
 
 
@@ -48,22 +48,24 @@ def test_generate_steered_differs_and_unsteered_is_plain():
     assert pushed != plain
 
 
-def test_load_vectors_from_a_run(tiny_dirs, dataset, tmp_path):
+def test_vectors_from_a_run(tiny_dirs, dataset, tmp_path):
+    from xlc import runfolder
     from xlc.runner import RunConfig, run
 
-    out = run(RunConfig(model=str(tiny_dirs["llama"]), data=str(dataset), out=str(tmp_path / "r"), progress=False,
-                        log=None, baseline_directions=0))
-    v = load_vectors(out, "morality", "en")
+    out = runfolder.read(run(RunConfig(model=str(tiny_dirs["llama"]), data=str(dataset), out=str(tmp_path / "r"),
+                                       progress=False, log=None, chance_directions=0, bootstrap=0)))
+    v = out.vectors("morality", "en")
     assert v.shape == (2, 32) and np.abs(v).sum() > 0
     with pytest.raises(XlcError, match="no vectors for 'morality/xx'"):
-        load_vectors(out, "morality", "xx")
+        out.vectors("morality", "xx")
 
 
 def test_steer_command(tiny_dirs, dataset, tmp_path, capsys):
     from xlc.cli import main
 
     out = tmp_path / "r"
-    assert main(["run", "--quiet", "--model", str(tiny_dirs["llama"]), "--data", str(dataset), "--out", str(out)]) == 0
+    assert main(["run", "--quiet", "--model", str(tiny_dirs["llama"]), "--data", str(dataset), "--out", str(out),
+                 "--bootstrap", "0"]) == 0
     capsys.readouterr()
     code = main(["steer", "--run", str(out), "--concept", "morality", "--source", "en", "--layer", "1",
                  "--alpha", "30", "--prompt", "hello", "我把", "--max-new-tokens", "4"])
