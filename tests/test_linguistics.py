@@ -82,3 +82,23 @@ def test_lang2vec_distances_offline_and_cached(tmp_path):
     assert agree["genetic"] > 0.9
     with pytest.raises(Exception, match="no ISO 639-3"):
         linguistics.lang2vec_distances(["xx"], ["genetic"], cache=tmp_path)
+
+
+def test_mantel_permutes_whole_languages():
+    langs = [f"l{i}" for i in range(9)]
+    rng = np.random.default_rng(2)
+    x = rng.uniform(0, 1, (9, 9))
+    sim = frame((x + x.T) / 2, langs)
+    cos = frame(sim.to_numpy() + 0.05 * rng.standard_normal((9, 9)), langs)
+    cos = (cos + cos.T) / 2
+    r, p = linguistics.mantel(cos, sim, permutations=999)
+    assert r > 0.9 and p <= 0.002
+    y = rng.uniform(0, 1, (9, 9))
+    r0, p0 = linguistics.mantel(frame((y + y.T) / 2, langs), sim, permutations=999)
+    assert p0 > 0.05
+    # one language consistent with everyone inflates Pearson's p over pairs far more than the Mantel p
+    skew = cos.copy()
+    skew.loc["l0", :] += 1
+    skew.loc[:, "l0"] += 1
+    corr = linguistics.correlations(skew, {"genetic": 1 - sim}, permutations=999)
+    assert set(corr.columns) >= {"direct_r", "direct_p", "mantel_p", "split_r"}

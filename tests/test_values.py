@@ -30,6 +30,35 @@ def test_schema_script_duplicates_and_length_ratio(lang):
     assert problems == [], "\n".join(problems[:20])
 
 
+@pytest.mark.parametrize("concept", D.CONCEPTS)
+def test_no_surface_cue_gives_a_side_away(concept):
+    """The data rules of issue 10: in every file each side is the longer one in 35-65% of the pairs, and no word
+    marks one side (>= 30% of one side's texts, < 5% of the other's); toxicity's insults are its negative side."""
+    problems, lines = [], []
+    for lang in D.LANGUAGES:
+        r = quality.cue_report(ROOT, concept, lang, classifiers=False)
+        problems += r.problems()
+        lines.append(f"{lang}: pos {r.pos_longer:.2f} neg {r.neg_longer:.2f} markers {[m[0] for m in r.markers]}")
+    print("\n".join(lines))
+    assert problems == [], "\n".join(problems)
+
+
+def test_the_cue_rules_can_fail(tmp_path):
+    import json
+
+    folder = tmp_path / "toxicity"
+    folder.mkdir()
+    items = {"g": {str(i): {"pos": f"Thanks for the help with part {i}, but please check it.",
+                            "neg": f"You idiot, part {i} is wrong."} for i in range(10)}}
+    (folder / "toxicity_en.json").write_text(json.dumps(items))
+    r = quality.cue_report(tmp_path, "toxicity", "en", classifiers=False)
+    assert r.pos_longer == 1.0 and any("positive side is longer in 100%" in p for p in r.problems())
+    assert any(p.startswith(str(r.path)) and "'but'" in p for p in r.problems())  # a marker on the civil side fails
+    assert not any("'idiot'" in p for p in r.problems())  # the insult itself is toxicity's negative side
+    assert ("idiot", "neg", 0.0, 1.0) in r.markers
+    assert quality.words("私は犬が好き。", "ja") >= {"犬", "好き", "。"} and "big" in quality.words("Big dog!", "en")
+
+
 def test_language_identification_agrees_on_95_percent():
     report = quality.langid_report(ROOT, D.LANGUAGES)
     assert set(report) == set(D.LANGUAGES) - {"ny"}  # py3langid has no Chichewa model

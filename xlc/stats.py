@@ -43,7 +43,8 @@ def corrected_replicates(point: np.ndarray, fixed: np.ndarray, refit: np.ndarray
     accuracies with the vectors refitted on the draw; ``half_a``, ``half_b``: the refitted accuracies on two
     disjoint halves of the tested items. Returns ``point + (fixed - mean) + lambda * ((refit - fixed) - mean)``
     with ``lambda = sqrt(max(cov(half_a, half_b), 0) / var(refit - fixed))`` per cell: the resampled
-    outcomes, plus the refit's extra variation scaled down to the vectors' part. Centred on ``point``.
+    outcomes, plus the refit's extra variation scaled down to the vectors' part. Centred on ``point``, and
+    kept within [0, 1].
     """
     gap = refit - fixed
     with np.errstate(invalid="ignore", divide="ignore"):
@@ -52,7 +53,8 @@ def corrected_replicates(point: np.ndarray, fixed: np.ndarray, refit: np.ndarray
         shared = np.nanmean(a * b, 0)  # covariance of the two halves over the replicates
         scale = np.sqrt(np.clip(shared, 0, None) / np.nanvar(gap, 0))
     scale = np.where(np.isfinite(scale), scale, 0.0)
-    return (point[None] + (fixed - np.nanmean(fixed, 0)) + scale * (gap - np.nanmean(gap, 0))).astype(np.float32)
+    out = point[None] + (fixed - np.nanmean(fixed, 0)) + scale * (gap - np.nanmean(gap, 0))
+    return np.clip(out, 0.0, 1.0).astype(np.float32)  # an accuracy
 
 
 def _check(kind: str) -> None:
