@@ -13,7 +13,6 @@ import time
 
 import numpy as np
 import pandas as pd
-
 from _common import median_time  # noqa: F401  (sets sys.path)
 
 

@@ -78,7 +78,7 @@ def reference_results(model, tokenizer, data_root, split, concepts, langs):
                     accuracy[(concept, s, t, layer + 1)] = sum(h[layer] for h in hits) / n
                 if "folds" in spec:  # the layer of each fold from an inner cross-validation over the others
                     total = 0
-                    for f, fold in enumerate(folds):
+                    for f in range(len(folds)):
                         inner = [0] * layers
                         for g, other in enumerate(folds):
                             if g == f:

@@ -1,5 +1,4 @@
 import numpy as np
-import pytest
 
 from xlc.cache import ActivationCache
 from xlc.runner import RunConfig, run

@@ -3,8 +3,8 @@ nothing half-written left behind."""
 
 import json
 import subprocess
-from pathlib import Path
 import sys
+from pathlib import Path
 
 import pytest
 

@@ -1,8 +1,8 @@
 import json
 
 import pytest
-
 from conftest import write_dataset
+
 from xlc import data as D
 from xlc.errors import XlcError
 

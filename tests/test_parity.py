@@ -5,10 +5,10 @@ import json
 
 import pandas as pd
 import pytest
-from transformers import AutoModel, AutoTokenizer
-
 from conftest import write_dataset
 from reference_impl import reference_results
+from transformers import AutoModel, AutoTokenizer
+
 from xlc.runner import RunConfig, run
 
 
@@ -50,7 +50,7 @@ def test_paper_protocol_matches_plain_reference(tiny_dirs, dataset, tmp_path):
     out = run(RunConfig(model=str(tiny_dirs["llama"]), data=str(dataset), out=str(tmp_path / "run"), protocol="paper",
                         progress=False, log=None, chance_directions=2, bootstrap=0))
     split = check(out, tiny_dirs["llama"], dataset, ["morality", "deontology", "truthfulness"], ["en", "fr", "zh"])
-    for c, s in split.items():  # the paper's single split, shared by every language
+    for s in split.values():  # the paper's single split, shared by every language
         assert set(s) == {"train", "test"} and not set(s["train"]) & set(s["test"]) and len(s["test"]) == 4
 
 

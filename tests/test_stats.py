@@ -23,7 +23,7 @@ def test_intervals_cover_the_true_accuracy_in_95_percent_of_simulations():
     u[0] = 1.0
     fitted = mu * u + rng.standard_normal((20000, dim)) / np.sqrt(N - N // 5)
     truth = norm.cdf(mu * fitted[:, 0] / np.linalg.norm(fitted, axis=1)).mean()
-    covered, plain = 0, 0
+    covered = 0
     for i in range(sims):
         d = mu * u + rng.standard_normal((N, dim))
         base = rng.standard_normal((N, dim))

@@ -9,8 +9,9 @@ def planted(n=60, L=3, D=16, seed=0, strength=1.0):
     direction = rng.standard_normal((L, D))
     direction /= np.linalg.norm(direction, axis=1, keepdims=True)
     base = rng.standard_normal((n, L, D))
-    noise = lambda: 0.3 * rng.standard_normal((n, L, D))
-    return base + strength * direction + noise(), base - strength * direction + noise(), direction
+    pos = base + strength * direction + 0.3 * rng.standard_normal((n, L, D))
+    neg = base - strength * direction + 0.3 * rng.standard_normal((n, L, D))
+    return pos, neg, direction
 
 
 @pytest.mark.parametrize("method", ["mean_diff", "pca", "logreg"])

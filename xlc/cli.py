@@ -73,7 +73,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     b = sub.add_parser("book", help="execute the notebooks for run folders and build the HTML book")
     b.add_argument("--runs", nargs="+", required=True, help="run folders written by 'xlc run'")
-    b.add_argument("--out", default="book", help="folder for the executed notebooks and pages (default: book)")
+    b.add_argument("--out", help="the book's source folder (default: the checkout's book/); the HTML goes to "
+                   "_build/html beside it")
     b.add_argument("--no-html", action="store_true", help="execute notebooks only, do not build HTML")
     b.add_argument("--quiet", action="store_true")
     s = sub.add_parser("steer", help="cross-lingual control: generate with a concept vector from a run added to a layer",
@@ -141,9 +142,10 @@ def main(argv: list[str] | None = None) -> int:
         elif args.command == "steer":
             _steer(args)
         elif args.command == "book":
-            from xlc.book import build
+            from xlc.book import SOURCE, build
 
-            build(args.runs, args.out, html=not args.no_html, progress=not args.quiet)
+            index = build(args.runs, args.out or SOURCE, html=not args.no_html, progress=not args.quiet)
+            print(f"The book: {index}")
     except XlcError as e:
         print(f"xlc: error: {e}", file=sys.stderr)
         return 2

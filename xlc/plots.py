@@ -102,7 +102,8 @@ def heatmaps(matrices: dict[str, pd.DataFrame], title: str, xlabel: str = "", yl
 def layer_curves(rec: pd.DataFrame, baseline: pd.DataFrame | None, title: str) -> go.Figure:
     """Recognition accuracy against layer, one line per language, one dropdown option per concept.
 
-    ``rec``: columns concept (``"mean"`` included if wanted), language, layer, accuracy;
+    ``rec``: columns concept (``"mean"`` included if wanted), language, layer, accuracy (and accuracy_lo,
+    accuracy_hi: shown on hover);
     ``baseline``: columns concept, layer, accuracy, accuracy_std (averaged over languages), drawn as
     a grey band of mean +- 2 std.
     """
@@ -117,8 +118,12 @@ def layer_curves(rec: pd.DataFrame, baseline: pd.DataFrame | None, title: str) -
             traces.append(go.Scatter(x=b.layer, y=b.accuracy, mode="lines", line=dict(color="grey", dash="dash"),
                                      name="random directions (mean)"))
         for lang, h in g.groupby("language", sort=False):
-            traces.append(go.Scatter(x=h.layer, y=h.accuracy, mode="lines+markers", name=lang,
-                                     hovertemplate=f"{lang}, layer %{{x}}: %{{y:.3f}}<extra></extra>"))
+            iv = "accuracy_lo" in h and h.accuracy_lo.notna().any()
+            traces.append(go.Scatter(
+                x=h.layer, y=h.accuracy, mode="lines+markers", name=lang,
+                customdata=np.stack([h.accuracy_lo, h.accuracy_hi], -1) if iv else None,
+                hovertemplate=f"{lang}, layer %{{x}}: %{{y:.3f}}" + (" [%{customdata[0]:.3f}, %{customdata[1]:.3f}]"
+                                                                      if iv else "") + "<extra></extra>"))
         options[concept] = traces
     fig = with_dropdown(options, title, label="concept")
     fig.update_layout(xaxis=dict(title="layer", dtick=1), yaxis=dict(title="accuracy", range=[0, 1.02]), height=460)
@@ -126,9 +131,14 @@ def layer_curves(rec: pd.DataFrame, baseline: pd.DataFrame | None, title: str) -
 
 
 def depth_curves(df: pd.DataFrame, group: str, title: str, ytitle: str = "mean cosine") -> go.Figure:
-    """Lines of ``cosine`` against ``relative_depth``, one per value of column ``group``."""
+    """Lines of ``cosine`` against ``relative_depth``, one per value of column ``group``; a shaded band from
+    ``cosine_lo`` to ``cosine_hi`` where the frame has them."""
     fig = go.Figure()
     for key, g in df.groupby(group, sort=False):
+        if "cosine_lo" in g and g.cosine_lo.notna().all():
+            fig.add_trace(go.Scatter(x=np.r_[g.relative_depth, g.relative_depth[::-1]],
+                                     y=np.r_[g.cosine_hi, g.cosine_lo[::-1]], fill="toself", mode="lines",
+                                     line=dict(width=0), opacity=0.2, showlegend=False, hoverinfo="skip"))
         fig.add_trace(go.Scatter(x=g.relative_depth, y=g.cosine, mode="lines+markers", name=str(key),
                                  customdata=g.layer, line=dict(width=4 if key == "mean" else 2),
                                  hovertemplate=f"{key}<br>layer %{{customdata}} (depth %{{x:.2f}}): "
@@ -151,37 +161,43 @@ def size_scatter(summary: pd.DataFrame, title: str) -> go.Figure:
 
 
 def transfer_heatmap(stacks: dict[str, dict], title: str, unseen=()) -> go.Figure:
-    """Delta = Acc(s->t) - Acc(t) heatmaps, source x target, with a concept dropdown and a layer slider.
+    """Delta = Acc(s->t) - Acc(t) heatmaps, source x target, with a dropdown (run and concept) and a layer slider.
 
-    ``stacks``: ``{option: {"languages": [S], **xlc.results.transfer_stack(...)}}`` (arrays
-    ``acc``/``delta`` ``[L+1, S, S]``, ``mono`` ``[L+1, S]``, ``n_test`` ``[S]``; index 0 = best
-    layer). Each option has its own slider (best layer, then layer 1..L); hovering a cell shows
-    Acc(s->t), Acc(t), Delta and the number of test pairs of t. Languages in ``unseen`` are starred.
+    ``stacks``: ``{option: {"languages": [S], **xlc.results.transfer_stack(...)}}`` (arrays ``acc``, ``delta``,
+    ``delta_lo``, ``delta_hi`` ``[K, S, S]``, ``mono`` ``[K, S]``, ``n_test`` ``[S]``, ``steps``: K names, the
+    selected layer and the oracle first). Hovering a cell shows Acc(s->t), Acc(t), Delta and its interval,
+    and the test pairs of t; a cell whose interval lies above 0 is marked ▲, below 0 ▼. Languages in
+    ``unseen`` are starred.
     """
-    span = max([np.nanmax(np.abs(s["delta"])) for s in stacks.values() if np.isfinite(s["delta"]).any()] or [0.1])
-    span = float(max(span, 0.05))
+    finite = [np.nanmax(np.abs(s["delta"])) for s in stacks.values() if np.isfinite(s["delta"]).any()]
+    span = float(max(max(finite or [0.1]), 0.05))
     fig = go.Figure()
     owner = []  # (option index, slider step) of each trace
     for i, (name, s) in enumerate(stacks.items()):
         labels = _labels(s["languages"], unseen)
-        for k in range(s["acc"].shape[0]):
-            acc, delta, mono = s["acc"][k], s["delta"][k], s["mono"][k]
-            S = len(labels)
-            custom = np.stack([acc, np.broadcast_to(mono, (S, S)), np.broadcast_to(s["n_test"], (S, S))], -1)
-            layer = "best layer" if k == 0 else f"layer {k}"
+        S = len(labels)
+        for k, step in enumerate(s["steps"]):
+            acc, delta, lo, hi = s["acc"][k], s["delta"][k], s["delta_lo"][k], s["delta_hi"][k]
+            custom = np.stack([acc, np.broadcast_to(s["mono"][k], (S, S)), np.broadcast_to(s["n_test"], (S, S)), lo, hi],
+                              -1)
+            mark = np.where(lo > 0, " ▲", np.where(hi < 0, " ▼", ""))
+            text = np.vectorize(lambda v, m: "" if np.isnan(v) else f"{v:+.2f}{m}")(delta, mark)
+            layer = {"selected": "layer chosen without peeking", "oracle": "best layer on the test items (oracle)"}.get(
+                step, f"layer {step}")
+            interval = ("<br>95% interval of Δ: [%{customdata[3]:+.3f}, %{customdata[4]:+.3f}]"
+                        if np.isfinite(lo).any() else "")
             fig.add_trace(go.Heatmap(
                 z=delta, x=labels, y=labels, customdata=custom, zmin=-span, zmax=span, zmid=0.0,
                 colorscale="RdBu", colorbar=dict(title="Δ"), hoverongaps=False, visible=(i == 0 and k == 0),
-                text=np.vectorize(lambda v: "" if np.isnan(v) else f"{v:+.2f}")(delta), texttemplate="%{text}",
-                name=f"{name}, {layer}",
+                text=text, texttemplate="%{text}", name=f"{name}, {layer}",
                 hovertemplate=(f"{name}, {layer}<br>source %{{y}} → target %{{x}}<br>"
                                "Acc(s→t) = %{customdata[0]:.3f}<br>Acc(t) = %{customdata[1]:.3f}<br>"
-                               "Δ = %{z:+.3f}<br>test pairs of t: %{customdata[2]:.0f}<extra></extra>")))
+                               "Δ = %{z:+.3f}" + interval + "<br>test pairs of t: %{customdata[2]:.0f}<extra></extra>")))
             owner.append((i, k))
 
     def slider(i: int, s: dict) -> dict:
-        steps = [dict(label="best" if k == 0 else str(k), method="restyle",
-                      args=[{"visible": [o == (i, k) for o in owner]}]) for k in range(s["acc"].shape[0])]
+        steps = [dict(label=step, method="restyle", args=[{"visible": [o == (i, k) for o in owner]}])
+                 for k, step in enumerate(s["steps"])]
         return dict(active=0, steps=steps, currentvalue=dict(prefix="layer: "), pad=dict(t=40), x=0.0, len=1.0)
 
     sliders = [slider(i, s) for i, s in enumerate(stacks.values())]
@@ -200,6 +216,27 @@ def transfer_heatmap(stacks: dict[str, dict], title: str, unseen=()) -> go.Figur
                    categoryarray=_labels(s0["languages"], unseen)),
         yaxis=dict(title="source language s", type="category", autorange="reversed", categoryorder="array",
                    categoryarray=_labels(s0["languages"], unseen)))
+    return fig
+
+
+def interval_dots(summary: pd.DataFrame, title: str, baselines: dict[str, str] | None = None) -> go.Figure:
+    """Per language, each run's value with its interval (columns language, run, accuracy, lo, hi), and the
+    baselines (columns named in ``baselines``, ``{column: legend label}``) as small open markers."""
+    fig = go.Figure()
+    for run, g in summary.groupby("run", sort=False):
+        fig.add_trace(go.Scatter(
+            x=g.language, y=g.accuracy, mode="markers", name=str(run), marker=dict(size=9),
+            error_y=dict(type="data", symmetric=False, array=g.hi - g.accuracy, arrayminus=g.accuracy - g.lo),
+            customdata=np.stack([g.lo, g.hi], -1),
+            hovertemplate=f"{run}, %{{x}}: %{{y:.3f}} [%{{customdata[0]:.3f}}, %{{customdata[1]:.3f}}]<extra></extra>"))
+    first = summary[summary.run == summary.run.iloc[0]]
+    for col, label in (baselines or {}).items():
+        if col in summary:
+            fig.add_trace(go.Scatter(x=first.language, y=first[col], mode="markers", name=label,
+                                     marker=dict(symbol="line-ew-open", size=14, line=dict(width=2)),
+                                     hovertemplate=f"{label}, %{{x}}: %{{y:.3f}}<extra></extra>"))
+    fig.update_layout(title=title, template=TEMPLATE, height=460, xaxis=dict(title="language", type="category"),
+                      yaxis=dict(title="accuracy", range=[0.3, 1.02]))
     return fig
 
 

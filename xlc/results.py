@@ -29,22 +29,23 @@ LAYERS = ("selected", "oracle")
 def scope(run: Run, concepts: list[str] | None = None, languages: list[str] | None = None) -> tuple[list[str], list[str]]:
     """The concepts and languages of a concept-mean view: ``(concepts, languages)``.
 
-    Given ``languages``, every concept must have them all (else XlcError). Otherwise the languages are
-    those common to the concepts; when ``concepts`` is None and fewer than two languages are common,
-    the concepts with the fewest languages are dropped one by one until two are (so that a data set
-    still being translated gives a cross-lingual view of the concepts that are).
+    Given ``languages``, those of them that every chosen concept has, in that order (a page that sets runs
+    side by side asks for the same languages of runs that may lack some; its header says which remain);
+    XlcError when none remains. Otherwise the languages are those common to the concepts; when ``concepts``
+    is None and fewer than two languages are common, the concepts with the fewest languages are dropped one
+    by one until two are (so that a data set still being translated gives a cross-lingual view of the
+    concepts that are).
     """
     chosen = [c for c in (concepts or run.concepts)]
     for c in chosen:
         if c not in run.concepts:
             raise XlcError(f"concept {c!r} is not in {run.path}; it has {', '.join(run.concepts)}")
     if languages:
-        languages = [l for l in languages if all(l in run.languages(c) for c in chosen)] or list(languages)
-        for c in chosen:
-            missing = [l for l in languages if l not in run.languages(c)]
-            if missing:
-                raise XlcError(f"{run.path}: concept {c!r} has no {', '.join(missing)}; choose other languages")
-        return chosen, list(languages)
+        kept = [l for l in languages if all(l in run.languages(c) for c in chosen)]
+        if not kept:
+            raise XlcError(f"{run.path}: no concept of {', '.join(chosen)} has all of {', '.join(languages)}; "
+                           "choose other languages")
+        return chosen, kept
 
     def common(cs):
         return D.order_languages(set.intersection(*(set(run.languages(c)) for c in cs)))

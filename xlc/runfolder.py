@@ -144,9 +144,12 @@ def tables(results, cross: np.ndarray | None = None) -> dict[str, pd.DataFrame]:
             "concept": r.concept, "source": langs[s_i], "target": langs[t_i], "layer": l_i + 1,
             "cosine": r.cosine[0].ravel(), "cosine_lo": lo.ravel(), "cosine_hi": hi.ravel()}))
         t_c, l_c = np.indices((T, L)).reshape(2, -1)
+        none = np.full(T * L, np.nan)  # no random directions asked for
         frames["baseline"].append(pd.DataFrame({
-            "concept": r.concept, "language": langs[t_c], "layer": l_c + 1, "accuracy": r.chance.mean(1).ravel(),
-            "accuracy_std": r.chance.std(1).ravel(), "n_directions": r.chance.shape[1], "n_test": r.n_test[t_c]}))
+            "concept": r.concept, "language": langs[t_c], "layer": l_c + 1,
+            "accuracy": r.chance.mean(1).ravel() if r.chance.shape[1] else none,
+            "accuracy_std": r.chance.std(1).ravel() if r.chance.shape[1] else none,
+            "n_directions": r.chance.shape[1], "n_test": r.n_test[t_c]}))
         frames["selected"].append(_selected(r))
         if cross is not None and r.concept in cross:
             A = cross[r.concept]

@@ -14,8 +14,7 @@ from pathlib import Path
 import numpy as np
 from tqdm.auto import tqdm
 
-from xlc import __version__
-from xlc import analysis, models, runfolder, surface, vectors
+from xlc import __version__, analysis, models, runfolder, surface, vectors
 from xlc import data as D
 from xlc.cache import ActivationCache
 from xlc.errors import XlcError

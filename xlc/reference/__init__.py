@@ -6,7 +6,7 @@ Labelled as the paper's wherever shown; see README.md in this folder for the sou
 from __future__ import annotations
 
 import json
-from functools import lru_cache
+from functools import cache
 from pathlib import Path
 
 import pandas as pd
@@ -26,12 +26,12 @@ def paper_table8() -> pd.DataFrame:
     return pd.read_csv(HERE / "paper_table8.csv", dtype={"size": str})
 
 
-@lru_cache(maxsize=None)
+@cache
 def model_families() -> dict:
     return json.loads((HERE / "model_families.json").read_text(encoding="utf-8"))
 
 
-@lru_cache(maxsize=None)
+@cache
 def paper_distances() -> dict:
     """``{kind: {lang: {lang: distance}}}`` as the paper's analysis used them."""
     return json.loads((HERE / "lang2vec_distances_paper.json").read_text(encoding="utf-8"))
