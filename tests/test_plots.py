@@ -57,8 +57,9 @@ def test_transfer_heatmap_controls():
     lo, hi = m["delta_lo"][0], m["delta_hi"][0]
     assert all(("▲" in marks[i, j]) == (lo[i, j] > 0) and ("▼" in marks[i, j]) == (hi[i, j] < 0)
                for i in range(4) for j in range(4))
-    zmax = max(np.abs(s["delta"]).max() for s in stacks.values())
-    assert t.zmin == -t.zmax and t.zmax >= zmax  # one symmetric colour scale for every option
+    # one symmetric colour scale per option, the same at every layer of it
+    assert t.zmin == -t.zmax == -np.abs(m["delta"]).max() and fig.data[5].zmax == t.zmax
+    assert fig.data[0].zmax == np.abs(stacks["run · mean"]["delta"]).max()
 
 
 def test_interval_dots_draw_each_run_with_its_interval_and_the_baselines():

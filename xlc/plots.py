@@ -89,11 +89,11 @@ def with_dropdown(options: dict[str, list], title: str, layouts: dict[str, dict]
 
 
 def heatmaps(matrices: dict[str, pd.DataFrame], title: str, xlabel: str = "", ylabel: str = "",
-             fmt: str = ".2f", scale: dict = COSINE, colorbar: str = "") -> go.Figure:
-    """Heatmaps of several matrices (e.g. one per concept) behind a dropdown."""
+             fmt: str = ".2f", scale: dict = COSINE, colorbar: str = "", label: str = "") -> go.Figure:
+    """Heatmaps of several matrices (e.g. one per run or concept) behind a dropdown named ``label``."""
     options = {k: [_heatmap_trace(m, fmt, colorbar=dict(title=colorbar), **scale)] for k, m in matrices.items()}
     n = max(len(m) for m in matrices.values())
-    fig = with_dropdown(options, title, label="concept")
+    fig = with_dropdown(options, title, label=label)
     fig.update_layout(height=140 + 32 * max(n, 4), xaxis=dict(title=xlabel, type="category"),
                       yaxis=dict(title=ylabel, autorange="reversed", type="category"))
     return fig
@@ -169,13 +169,13 @@ def transfer_heatmap(stacks: dict[str, dict], title: str, unseen=()) -> go.Figur
     and the test pairs of t; a cell whose interval lies above 0 is marked ▲, below 0 ▼. Languages in
     ``unseen`` are starred.
     """
-    finite = [np.nanmax(np.abs(s["delta"])) for s in stacks.values() if np.isfinite(s["delta"]).any()]
-    span = float(max(max(finite or [0.1]), 0.05))
     fig = go.Figure()
     owner = []  # (option index, slider step) of each trace
     for i, (name, s) in enumerate(stacks.items()):
         labels = _labels(s["languages"], unseen)
         S = len(labels)
+        # one symmetric colour scale per option, over all its layers: runs differ in how far Δ goes
+        span = float(max(np.nanmax(np.abs(s["delta"])) if np.isfinite(s["delta"]).any() else 0.1, 0.05))
         for k, step in enumerate(s["steps"]):
             acc, delta, lo, hi = s["acc"][k], s["delta"][k], s["delta_lo"][k], s["delta_hi"][k]
             custom = np.stack([acc, np.broadcast_to(s["mono"][k], (S, S)), np.broadcast_to(s["n_test"], (S, S)), lo, hi],
