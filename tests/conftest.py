@@ -54,6 +54,15 @@ def write_dataset(root: Path, concepts=("morality", "deontology", "truthfulness"
     return root
 
 
+def record(folder) -> dict:
+    """A run's record as a dict, read by its owner (xlc.runfolder)."""
+    import dataclasses
+
+    from xlc import runfolder
+
+    return dataclasses.asdict(runfolder.read(folder).record)
+
+
 @pytest.fixture
 def dataset(tmp_path):
     return write_dataset(tmp_path / "data")

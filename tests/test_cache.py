@@ -1,4 +1,5 @@
 import numpy as np
+from conftest import record
 
 from xlc.cache import ActivationCache
 from xlc.runner import RunConfig, run
@@ -26,29 +27,28 @@ def test_second_run_does_no_forward_pass_and_changes_miss(tiny_dirs, dataset, tm
 
     cfg = dict(model=str(tiny_dirs["qwen2"]), data=str(dataset), progress=False, log=None, chance_directions=2, bootstrap=5)
     first = run(RunConfig(out=str(tmp_path / "a"), **cfg))
-    rec1 = json.loads((first / "run.json").read_text())
+    rec1 = record(first)
     assert rec1["counts"]["texts_forwarded"] > 0 and rec1["counts"]["cache_hits"] == 0
     second = run(RunConfig(out=str(tmp_path / "b"), **cfg))
-    rec2 = json.loads((second / "run.json").read_text())
+    rec2 = record(second)
     assert rec2["counts"]["texts_forwarded"] == 0 and rec2["counts"]["cache_hits"] == rec1["counts"]["cache_misses"]
     assert (first / "transfer.csv").read_text() == (second / "transfer.csv").read_text()
     # a change of token rule or template is a different key: never served stale states
     third = run(RunConfig(out=str(tmp_path / "c"), token="mean", **cfg))
-    assert json.loads((third / "run.json").read_text())["counts"]["cache_hits"] == 0
+    assert record(third)["counts"]["cache_hits"] == 0
     fourth = run(RunConfig(out=str(tmp_path / "d"), template="Q: {input}", **cfg))
-    assert json.loads((fourth / "run.json").read_text())["counts"]["cache_hits"] == 0
+    assert record(fourth)["counts"]["cache_hits"] == 0
     # editing one text of one file misses only that (concept, language)
     path = dataset / "morality" / "morality_fr.json"
     raw = json.loads(path.read_text())
     raw["g0"]["00"]["pos"] += " encore"
     path.write_text(json.dumps(raw, ensure_ascii=False))
     fifth = run(RunConfig(out=str(tmp_path / "e"), **cfg))
-    rec5 = json.loads((fifth / "run.json").read_text())
+    rec5 = record(fifth)
     assert rec5["counts"]["cache_misses"] == 1 and rec5["counts"]["texts_forwarded"] == 40
 
 
 def test_changed_weights_miss(tiny_dirs, dataset, tmp_path):
-    import json
     import shutil
 
     from xlc.testing import save_tiny
@@ -59,14 +59,13 @@ def test_changed_weights_miss(tiny_dirs, dataset, tmp_path):
                concepts=["morality"], langs=["en"])
     run(RunConfig(out=str(tmp_path / "a"), **cfg))
     save_tiny("llama", folder, seed=1)  # same files, other weights
-    rec = json.loads((run(RunConfig(out=str(tmp_path / "b"), **cfg)) / "run.json").read_text())
+    rec = record(run(RunConfig(out=str(tmp_path / "b"), **cfg)))
     assert rec["counts"]["cache_hits"] == 0
 
 
 def test_another_split_reuses_the_cache(tiny_dirs, dataset, tmp_path, monkeypatch):
     """Entries hold each file's texts in the file's order, so a run with other folds (seed) or the paper's
     split is served from the cache, and gives what the same run on an empty cache gives."""
-    import json
 
     import pandas as pd
 
@@ -74,11 +73,11 @@ def test_another_split_reuses_the_cache(tiny_dirs, dataset, tmp_path, monkeypatc
                concepts=["morality", "deontology"], bootstrap=5)
     run(RunConfig(out=str(tmp_path / "seed0"), seed=0, **cfg))
     warm = run(RunConfig(out=str(tmp_path / "seed1-warm"), seed=1, protocol="paper", **cfg))
-    rec = json.loads((warm / "run.json").read_text())
+    rec = record(warm)
     assert rec["counts"]["texts_forwarded"] == 0 and rec["counts"]["cache_misses"] == 0
     monkeypatch.setenv("XLC_CACHE", str(tmp_path / "other-cache"))
     cold = run(RunConfig(out=str(tmp_path / "seed1-cold"), seed=1, protocol="paper", **cfg))
-    assert json.loads((cold / "run.json").read_text())["counts"]["cache_hits"] == 0
+    assert record(cold)["counts"]["cache_hits"] == 0
     assert (warm / "split.json").read_text() == (cold / "split.json").read_text()
     a, b = pd.read_csv(warm / "transfer.csv"), pd.read_csv(cold / "transfer.csv")
     assert (a.accuracy.to_numpy() == b.accuracy.to_numpy()).all()

@@ -7,6 +7,7 @@ import sys
 from pathlib import Path
 
 import pytest
+from conftest import record
 
 from xlc.cli import main
 
@@ -102,7 +103,7 @@ def test_successful_run_writes_every_file(dataset, tiny_dirs, tmp_path, capsys):
     names = sorted(p.name for p in out.iterdir())
     assert names == ["baseline.csv", "bootstrap.npz", "consistency.csv", "cross_concept.csv", "outcomes.npz", "run.json",
                      "selected.csv", "split.json", "transfer.csv", "vectors.safetensors"]
-    rec = json.loads((out / "run.json").read_text())
+    rec = record(out)
     assert rec["languages"] == {"morality": ["en", "zh"]} and rec["num_layers"] == 2
     assert rec["data_hash"] and rec["model_identity"]["weights"] and rec["versions"]["torch"]
     assert rec["protocol"] == "cv" and rec["folds"] == 5 and rec["bootstrap"] == 20 and rec["tied_pairs"] == {"morality": {}}

@@ -2,9 +2,9 @@
 cues): recognition at least 0.75 on 5 of the 7 concepts, about 0.85 on average at the paper's best layer, and the
 layer chosen without peeking stays well above the random directions."""
 
-import json
 
 import pandas as pd
+from conftest import record
 
 from xlc import metrics
 from xlc.runner import RunConfig, run
@@ -21,6 +21,6 @@ def test_minilm_recognises_the_english_concepts(tmp_path):
     base = pd.read_csv(out / "baseline.csv")
     # the learned directions beat random directions by a wide margin
     assert selected.accuracy.mean() > base.groupby("concept").accuracy.max().mean() + 0.1
-    rec = json.loads((out / "run.json").read_text())
+    rec = record(out)
     assert rec["num_layers"] == 6 and rec["hidden_size"] == 384 and rec["token"] == "last"
     assert rec["unk_share"]["en"] < 0.01 and rec["model_caveats"]

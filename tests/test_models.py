@@ -1,4 +1,3 @@
-import json
 import shutil
 
 import pytest
@@ -64,17 +63,17 @@ def test_paper_families():
 
 
 def test_family_exclusions_and_template_apply(tiny_dirs, tmp_path):
-    from conftest import write_dataset
+    from conftest import record, write_dataset
 
     data = write_dataset(tmp_path / "d", concepts=["morality"], langs=["en", "sw", "zh"])
     out = run(RunConfig(model=str(tiny_dirs["llama"]), data=str(data), family="llama2-chat", out=str(tmp_path / "r"),
                         progress=False, log=None, chance_directions=0, bootstrap=0))
-    rec = json.loads((out / "run.json").read_text())
+    rec = record(out)
     assert rec["languages"]["morality"] == ["en", "zh"]  # LLaMA2 left out sw
     assert rec["template"] == "[INST] {input} [/INST] " and rec["family"] == "llama2-chat"
     out = run(RunConfig(model=str(tiny_dirs["llama"]), data=str(data), family="none", out=str(tmp_path / "s"),
                         progress=False, log=None, chance_directions=0, bootstrap=0))
-    assert json.loads((out / "run.json").read_text())["languages"]["morality"] == ["en", "zh", "sw"]
+    assert record(out)["languages"]["morality"] == ["en", "zh", "sw"]
 
 
 def test_embedded_default_resolves_without_network():

@@ -5,7 +5,7 @@ import json
 
 import pandas as pd
 import pytest
-from conftest import write_dataset
+from conftest import record, write_dataset
 from reference_impl import reference_results
 from transformers import AutoModel, AutoTokenizer
 
@@ -60,7 +60,7 @@ def test_items_missing_in_some_languages_match_the_reference(tiny_dirs, tmp_path
     out = run(RunConfig(model=str(tiny_dirs["gpt2"]), data=str(data), out=str(tmp_path / "run"), progress=False,
                         log=None, chance_directions=2, bootstrap=10))
     check(out, tiny_dirs["gpt2"], data, ["morality"], ["en", "fr", "zh"])
-    rec = json.loads((out / "run.json").read_text())
+    rec = record(out)
     assert rec["partial_items"]["morality"] == {"g0|03": ["fr"], "g1|07": ["fr"], "g2|11": ["zh"]}
     n = pd.read_csv(out / "transfer.csv").groupby("target").n_test.first()
     assert n.to_dict() == {"en": 20, "fr": 18, "zh": 19}
