@@ -93,9 +93,15 @@ def test_every_method_through_one_path_and_mean_diff_agrees_with_fitting():
     gram = A.analyse(data, n_boot=0, chance_directions=0)
     from xlc import scores
     fitted = scores.FixedScorer(data, "mean_diff", 0)
+    refitted = scores.MeanDiffScorer(data, "mean_diff", 0)
+    many = np.random.default_rng(3).integers(0, 3, size=(23, 200)).astype(np.float32)
     for l in range(4):
-        np.testing.assert_array_equal(fitted.outer(l, np.ones((23, 1)))[..., 0] > 0,
-                                      scores.GramScorer(data, "mean_diff", 0).outer(l, np.ones((23, 1)))[..., 0] > 0)
+        one = refitted.outer(l, np.ones((23, 1)))
+        np.testing.assert_array_equal(fitted.outer(l, np.ones((23, 1))) > 0, one > 0)
+        # vectors first (one set of weights) or the Gram matrix first (many): the same scores
+        both = refitted.outer(l, np.concatenate([np.ones((23, 1)), many], 1))
+        np.testing.assert_allclose(both[..., :1], one, rtol=1e-4, atol=1e-3)
+        np.testing.assert_allclose(both[..., 1:2], refitted.outer(l, many[:, :1]), rtol=1e-4, atol=1e-3)
     for method in ("pca", "logreg", "random"):
         r = A.analyse(data, method=method, n_boot=5, chance_directions=0)
         assert r.accuracy.shape[1:] == gram.accuracy.shape[1:] and len(r.accuracy) == 6 and not r.refit
@@ -120,7 +126,7 @@ def test_auc_matches_scikit_learn_and_chance_is_near_one_half():
     data = A.assemble("x", langs, keys_by, states, tied, folds)
     r = A.analyse(data, n_boot=0, chance_directions=64)
     from xlc import scores
-    sc = scores.GramScorer(data, "mean_diff", 0)
+    sc = scores.MeanDiffScorer(data, "mean_diff", 0)
     for l in range(4):
         pos, neg = sc.texts(l)
         want = roc_auc_score(np.r_[np.ones(23), np.zeros(23)], np.r_[pos[0, :, 0], neg[0, :, 0]])

@@ -30,7 +30,6 @@ import zlib
 from dataclasses import dataclass, field
 
 import numpy as np
-from scipy.stats import rankdata
 
 from xlc import scores, stats
 from xlc import vectors as V
@@ -136,7 +135,7 @@ def analyse(data: ConceptData, method: str = "mean_diff", seed: int = 0, n_boot:
         raise XlcError(f"{data.concept}, {lang}: no item is tested under this split; add items or check --split")
     n_test = tested.sum(1)
     refit = method == "mean_diff"
-    scorer = (scores.GramScorer if refit else scores.FixedScorer)(data, method, seed)
+    scorer = (scores.MeanDiffScorer if refit else scores.FixedScorer)(data, method, seed)
     used = (data.folds >= 0).astype(np.float32)[:, None]
     step = progress or (lambda n: None)
 
@@ -258,17 +257,15 @@ def _cosines(vecs: np.ndarray) -> np.ndarray:
 
 
 def _auc(pos: np.ndarray, neg: np.ndarray, tested: np.ndarray) -> np.ndarray:
-    """``[T, S]`` area under the ROC curve of positive against negative texts of each target's tested
-    items, scored one by one (``pos``, ``neg``: ``[T, N, S]``); ties count one half."""
-    scores = np.concatenate([pos, neg], 1).astype(np.float64)  # [T, 2N, S]
-    mask = np.concatenate([tested, tested], 1)[:, :, None]
-    scores = np.where(mask, scores, np.nan)
-    ranks = rankdata(scores, axis=1, nan_policy="omit")
-    N = pos.shape[1]
-    n = tested.sum(1)[:, None].astype(float)
-    rank_pos = np.nansum(ranks[:, :N], axis=1)  # [T, S]
+    """``[T, S]`` area under the ROC curve of positive against negative texts of each target's tested items,
+    scored one by one (``pos``, ``neg``: ``[T, N, S]``): the share of (positive, negative) pairs of texts in
+    which the positive scores higher, ties counting one half."""
+    w = tested.astype(np.float32)
+    both = w[:, :, None] * w[:, None, :]  # [T, N(pos), N(neg)]
+    higher = pos[:, :, None, :] > neg[:, None, :, :]  # [T, N, N, S]
+    equal = pos[:, :, None, :] == neg[:, None, :, :]
     with np.errstate(invalid="ignore", divide="ignore"):
-        return (rank_pos - n * (n + 1) / 2) / (n * n)
+        return np.einsum("tpn,tpns->ts", both, higher + 0.5 * equal) / both.sum((1, 2))[:, None]
 
 
 def _chance(data: ConceptData, tested: np.ndarray, directions: int, seed: int) -> np.ndarray:
