@@ -53,13 +53,6 @@ def test_correlation_is_nan_for_too_few_pairs():
     assert np.isnan(out.loc["genetic", "direct_r"]) and np.isnan(out.loc["genetic", "split_r"])
 
 
-def test_critical_r():
-    assert linguistics.critical_r(2) != linguistics.critical_r(2)  # NaN
-    r = linguistics.critical_r(15)
-    t = r * np.sqrt(13 / (1 - r * r))
-    assert 2 * stats.t.sf(t, 13) == pytest.approx(0.05)
-
-
 def test_paper_distances_and_pair_table():
     langs = ["en", "fr", "zh"]
     d = linguistics.paper_distances(langs, ["genetic"])["genetic"]

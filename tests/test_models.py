@@ -12,9 +12,9 @@ def test_local_folder_resolves_with_identity(tiny_dirs):
     assert spec.source == "local" and spec.path == tiny_dirs["gpt2"].resolve()
     assert set(spec.identity) >= {"weights", "config", "tokenizer"}
     model, tok = models.load(spec)
-    assert not models.is_encoder(model.config) and tok.pad_token is not None
-    bert = models.resolve(str(tiny_dirs["bert"]))
-    assert models.is_encoder(models.load(bert)[0].config)
+    assert tok.pad_token is not None
+    bert, _ = models.load(models.resolve(str(tiny_dirs["bert"])))
+    assert bert.config.model_type == "bert" and not bert.training
 
 
 def test_hub_id_is_read_from_the_local_hub_cache_offline(tiny_dirs, tmp_path, monkeypatch):

@@ -228,12 +228,3 @@ def agreement(ours: dict[str, pd.DataFrame], paper: dict[str, pd.DataFrame]) -> 
         b = paper[k].reindex(index=langs, columns=langs).to_numpy(dtype=float)[i, j]
         out[k] = _pearson(a, b)[0]
     return pd.Series(out, name="r")
-
-
-def critical_r(n_pairs: int, alpha: float = 0.05) -> float:
-    """The smallest |r| significant at ``alpha`` (two-sided) over ``n_pairs`` points (NaN below 3)."""
-    df = n_pairs - 2
-    if df < 1:
-        return float("nan")
-    t = stats.t.ppf(1 - alpha / 2, df)
-    return float(t / np.sqrt(df + t * t))

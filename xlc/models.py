@@ -39,8 +39,6 @@ WEIGHT_SUFFIXES = (".safetensors", ".bin", ".pt", ".pth", ".gguf")
 TOKENIZER_FILES = ("tokenizer.json", "tokenizer_config.json", "special_tokens_map.json", "vocab.txt",
                    "vocab.json", "merges.txt", "tokenizer.model", "added_tokens.json", "chat_template.jinja")
 MEMO_MIN_BYTES = 256 << 20
-ENCODER_TYPES = {"bert", "roberta", "xlm-roberta", "distilbert", "electra", "deberta", "deberta-v2", "mpnet",
-                 "albert", "camembert", "modernbert"}
 
 
 @dataclass
@@ -200,14 +198,6 @@ def model_identity(spec: ModelSpec) -> dict:
     else:
         ident["weights"] = _weights_hash(spec.path)
     return ident
-
-
-def is_encoder(config) -> bool:
-    """True for bidirectional encoders (BERT and kin), whose last content token is [SEP]."""
-    archs = getattr(config, "architectures", None) or []
-    if any(a.endswith(("ForCausalLM", "LMHeadModel", "ForConditionalGeneration")) for a in archs):
-        return False
-    return config.model_type in ENCODER_TYPES
 
 
 def resolve_dtype(dtype: str, device: str):
