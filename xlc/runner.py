@@ -105,6 +105,7 @@ class Plan:
     counts: dict = field(default_factory=lambda: {"cache_hits": 0, "cache_misses": 0, "texts_forwarded": 0})
     _model: tuple | None = None
     _tokenizer: object = None
+    _ids: dict = field(default_factory=dict)  # {concept: encodings}
 
     @property
     def identity(self) -> dict:
@@ -156,9 +157,12 @@ class Plan:
         return out
 
     def encodings(self, concept: str) -> dict[str, list[list[int]]]:
-        """``{lang: token ids of each text}`` (positives then negatives), as the model reads them."""
-        tok = self.tokenizer()
-        return {lang: encode(tok, self.template, ps.texts)["input_ids"] for lang, ps in self.pairs[concept].items()}
+        """``{lang: token ids of each text}`` (positives then negatives), as the model reads them (tokenized once)."""
+        if concept not in self._ids:
+            tok = self.tokenizer()
+            self._ids[concept] = {lang: encode(tok, self.template, ps.texts)["input_ids"]
+                                  for lang, ps in self.pairs[concept].items()}
+        return self._ids[concept]
 
     def data(self, concept: str) -> tuple[analysis.ConceptData, dict[str, int]]:
         """The concept's aligned states, and per language the number of pairs whose two texts give the same
