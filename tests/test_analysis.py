@@ -31,6 +31,11 @@ def synthetic(S=3, N=23, L=4, dim=8, missing=3, seed=0, tie=2):
     return langs, keys_by, states, tied, D.make_folds(keys, "x", 5)
 
 
+def won(score):
+    """1 when the positive projects higher, 0 when lower, one half for an exact tie."""
+    return (score > 0) + 0.5 * (score == 0)
+
+
 def loop(data, weights):
     """Per-fold hits and the inner cross-validation, one item and one vector at a time."""
     S, N, L, _ = data.pos.shape
@@ -45,10 +50,10 @@ def loop(data, weights):
                     if not data.present[t, j]:
                         continue
                     if f[j] == k:
-                        hits[s, t, k] += weights[j] * (np.einsum("ld,ld->l", d[t, j], v) > 0)
+                        hits[s, t, k] += weights[j] * won(np.einsum("ld,ld->l", d[t, j], v))
                     else:
                         vi = sum(d[s, i] for i in range(N) if f[i] not in (k, f[j]) and data.present[s, i])
-                        inner[s, t, k] += np.einsum("ld,ld->l", d[t, j], vi) > 0
+                        inner[s, t, k] += won(np.einsum("ld,ld->l", d[t, j], vi))
     return hits, inner
 
 
@@ -64,7 +69,7 @@ def test_point_estimates_and_layer_choice_match_plain_loops():
     want = np.take_along_axis(hits, pick[..., None], 3)[..., 0].sum(2) / n[None]
     np.testing.assert_allclose(r.selected[0], want, atol=1e-12)
     assert list(r.n_test) == [23, 23, 20] and list(r.tied) == [1, 1, 1]
-    assert not r.correct[:, :, data.keys.index("g|02")].any()  # a tie is never recognised
+    assert (r.outcomes[:, :, data.keys.index("g|02")] == 0.5).all()  # a tie: one half, at every layer
     np.testing.assert_allclose(r.oracle[0], r.accuracy[0].max(2))
 
 
@@ -145,6 +150,6 @@ def test_cross_concept_scores_a_vector_on_another_concepts_pairs():
     own = A.analyse(data, n_boot=0, chance_directions=0)
     flipped = {"y": (langs, -own.vectors), "z": (["fr"], own.vectors[1:2])}
     x = A.cross_concept(flipped, data)
-    direct = np.mean([[np.einsum("nld,ld->nl", data.diffs[s], own.vectors[s]) > 0] for s in range(3)], axis=(1, 2))
+    direct = np.array([won(np.einsum("nld,ld->nl", data.diffs[s], own.vectors[s])).mean(0) for s in range(3)])
     np.testing.assert_allclose(x[0], 1 - direct)  # the opposite direction recognises the complement
     assert np.isnan(x[1, 0]).all() and np.isfinite(x[1, 1]).all() and np.isnan(x[1, 2]).all()

@@ -30,7 +30,7 @@ def test_intervals_cover_the_true_accuracy_in_95_percent_of_simulations():
         states = {"en": np.concatenate([base + d / 2, base - d / 2])[:, None, :].astype(np.float32)}
         data = A.assemble("x", ["en"], {"en": keys}, states, {"en": np.zeros(N, bool)}, folds)
         r = A.analyse(data, n_boot=1000, chance_directions=0, seed=i)
-        lo, hi = runfolder.interval(r.selected[1:, 0, 0])
+        lo, hi = stats.interval(r.selected[1:, 0, 0])
         covered += lo <= truth <= hi
     coverage = covered / sims
     print(f"truth {truth:.3f}, coverage {coverage:.3f}")

@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import zlib
 from dataclasses import dataclass, field
+from functools import cached_property
 
 import numpy as np
 
@@ -53,7 +54,7 @@ class ConceptData:
     folds: np.ndarray           # [N] fold of each item (-1: not used)
     tested: np.ndarray          # [K] bool: which folds are tested
 
-    @property
+    @cached_property
     def diffs(self) -> np.ndarray:
         """``[S, N, L, D]`` positive minus negative states; exactly zero for tied or absent pairs."""
         d = self.pos - self.neg
@@ -103,9 +104,9 @@ class ConceptResult:
     selected: np.ndarray        # [B+1, S, T] at the layer chosen without peeking (the oracle under the paper's split)
     oracle: np.ndarray          # [B+1, S, T] at the best layer on the test items themselves (the paper's)
     chosen: np.ndarray          # [S, T, K] layer (1..L) chosen in each tested fold, 0 for folds not tested
-    cosine: np.ndarray          # [B+1, S, S, L] consistency; replicates NaN when vectors are not refitted
+    cosine: np.ndarray          # [B+1, S, S, L] consistency; replicates (centred on the estimate) NaN when not refitted
     auc: np.ndarray             # [S, T, L] positive and negative texts scored as separate items
-    correct: np.ndarray         # [S, T, N, L] bool, per-item outcomes (False where not tested)
+    outcomes: np.ndarray        # [S, T, N, L] per-item outcomes: 1 recognised, 0 not, 0.5 a tie (0 where not tested)
     tested: np.ndarray          # [T, N] bool, the items each target's accuracy counts
     tied: np.ndarray            # [T] pairs scored as ties (identical token ids)
     chance: np.ndarray          # [T, R, L] accuracy of R random directions (the chance level), within language
@@ -115,6 +116,13 @@ class ConceptResult:
     @property
     def n_test(self) -> np.ndarray:
         return self.tested.sum(1)
+
+
+def outcome(scores: np.ndarray) -> np.ndarray:
+    """A pair's outcome from its score: 1 recognised (the positive projects higher), 0 not, and 0.5 for an
+    exact tie (a pair whose two texts give the same tokens has a score of exactly 0: a coin flip, as float noise
+    decided it before). Float32, the shape of ``scores``."""
+    return (scores > 0).astype(np.float32) + np.float32(0.5) * (scores == 0)
 
 
 def analyse(data: ConceptData, method: str = "mean_diff", seed: int = 0, n_boot: int = 1000,
@@ -140,22 +148,22 @@ def analyse(data: ConceptData, method: str = "mean_diff", seed: int = 0, n_boot:
     step = progress or (lambda n: None)
 
     # ---- the data as they are: accuracy at every layer, the layer of each fold, AUC, consistency ----
-    correct = np.zeros((S, S, N, L), dtype=bool)  # [S, T, N, L]
-    inner = np.zeros((L, S, S, K))  # [L, S, T, K]: inner cross-validation hits of outer fold k
+    outcomes = np.zeros((S, S, N, L), dtype=np.float32)  # [S, T, N, L], 0 where not tested
+    inner = np.zeros((L, S, S, K))  # [L, S, T, K]: inner cross-validation successes of outer fold k
     not_k = (f[:, None] != np.arange(K)[None, :]) & (data.folds >= 0)[:, None]  # [N, K]
     cosine = np.full((n_boot + 1, S, S, L), np.nan, dtype=np.float32)
     auc = np.empty((S, S, L))
     for l in range(L):
-        won = scorer.outer(l, used)[..., 0] > 0  # [T, N, S]; a tie (score 0) is not recognised, as in the paper
-        correct[..., l] = (won & tested[:, :, None]).transpose(2, 0, 1)
+        won = outcome(scorer.outer(l, used)[..., 0])  # [T, N, S]
+        outcomes[..., l] = (won * tested[:, :, None]).transpose(2, 0, 1)
         if cv:
-            inner[l] = ((scorer.inner(l) > 0) * (tested[:, :, None, None] * not_k[None, :, None, :])).sum(1).transpose(1, 0, 2)
+            inner[l] = (outcome(scorer.inner(l)) * (tested[:, :, None, None] * not_k[None, :, None, :])).sum(1).transpose(1, 0, 2)
         pos_s, neg_s = scorer.texts(l)
         pos_s = np.where(data.tied[:, :, None], neg_s, pos_s)  # identical inputs: an exact tie
         auc[:, :, l] = _auc(pos_s, neg_s, tested).T
         cosine[:1, :, :, l] = _cosines(scorer.vectors(l, used))
         step(1)
-    accuracy = correct.sum(2) / n_test[None, :, None]  # [S, T, L]
+    accuracy = outcomes.sum(2) / n_test[None, :, None]  # [S, T, L]
     oracle_layer = accuracy.argmax(2)  # [S, T], the lowest layer on ties
     chosen = np.zeros((S, S, K), dtype=np.int64)  # 1-based; 0 for a fold that is not tested
     if cv:
@@ -163,15 +171,17 @@ def analyse(data: ConceptData, method: str = "mean_diff", seed: int = 0, n_boot:
     else:
         chosen[:, :, data.tested] = oracle_layer[..., None] + 1
     at_chosen = np.maximum(chosen[:, :, f] - 1, 0)  # [S, T, N]: the layer at which each item is scored
-    sel_correct = np.take_along_axis(correct, at_chosen[..., None], 3)[..., 0]  # [S, T, N]
-    selected = sel_correct.sum(2) / n_test[None]
+    sel_outcomes = np.take_along_axis(outcomes, at_chosen[..., None], 3)[..., 0]  # [S, T, N]
+    selected = sel_outcomes.sum(2) / n_test[None]
     oracle = np.take_along_axis(accuracy, oracle_layer[..., None], 2)[..., 0]
+    surface = {name: np.where(tested[None], o, 0.0) for name, o in (surface or {}).items()}
+    surface_point = {name: o.sum(2) / n_test[None] for name, o in surface.items()}
 
     # ---- bootstrap replicates ----
     B = n_boot
     layer_reps = np.full((B, S, S, L), np.nan, dtype=np.float32)
     sel_reps = np.full((B, S, S), np.nan, dtype=np.float32)
-    surf_reps = {}
+    surf_reps = {name: np.full((B, S, S), np.nan, dtype=np.float32) for name in surface}
     if B:
         rng = np.random.default_rng([seed, zlib.crc32(("bootstrap/" + data.concept).encode())])
         idx = np.flatnonzero(data.folds >= 0)
@@ -179,15 +189,20 @@ def analyse(data: ConceptData, method: str = "mean_diff", seed: int = 0, n_boot:
         W[idx] = rng.multinomial(len(idx), np.full(len(idx), 1.0 / len(idx)), size=B).T
         w_test = tested[:, :, None] * W[None]  # [T, N, B]
         halves = _halves(data.folds, K)  # 2K runs of items: each fold cut in two
-        den_h = _fold_sums(w_test, halves).reshape(S, K, 2, B).sum(1)  # [T, 2, B]
+        den_h = _run_sums(w_test, halves).reshape(S, K, 2, B).sum(1)  # [T, 2, B]
         hits_l = np.zeros((L, S, S, 2, B), dtype=np.float32)  # [L, S, T, half, B]
         hits_sel = np.zeros((S, S, 2, B), dtype=np.float32)
-        won = np.empty((S, N, S, B), dtype=bool)
+        flag = np.empty((S, N, S, B), dtype=bool)
         counted = np.empty((S, N, S, B), dtype=np.float32)
+        tie = np.empty((S, N, S, B), dtype=np.float32)
         for l in range(L):
-            np.greater(scorer.outer(l, W), 0, out=won)
-            np.multiply(won, w_test[:, :, None, :], out=counted)
-            part = _fold_sums(counted, halves).reshape(S, K, 2, S, B)  # [T, K, half, S, B]
+            sc = scorer.outer(l, W)
+            np.greater(sc, 0, out=flag)
+            np.multiply(flag, w_test[:, :, None, :], out=counted)
+            np.equal(sc, 0, out=flag)  # an exact tie counts one half, as above
+            np.multiply(flag, w_test[:, :, None, :], out=tie)
+            counted += np.float32(0.5) * tie
+            part = _run_sums(counted, halves).reshape(S, K, 2, S, B)  # [T, K, half, S, B]
             hits_l[l] = part.sum(1).transpose(2, 0, 1, 3)
             hits_sel += np.einsum("stk,tkhsb->sthb", (chosen == l + 1).astype(np.float32), part)
             if refit:
@@ -200,28 +215,23 @@ def analyse(data: ConceptData, method: str = "mean_diff", seed: int = 0, n_boot:
             refit_s = (hits_sel.sum(2) / den[None]).transpose(2, 0, 1)  # [B, S, T]
             half_s = (hits_sel / den_h[None]).transpose(2, 3, 0, 1)  # [half, B, S, T]
             # the data's own outcomes under each draw: the sampling of the tested items alone
-            fixed_l = np.einsum("stnl,nb->bstl", correct.astype(np.float32), W) / den.T[:, None, :, None]
-            fixed_s = np.einsum("stn,nb->bst", sel_correct.astype(np.float32), W) / den.T[:, None, :]
+            fixed_l = np.einsum("stnl,nb->bstl", outcomes, W) / den.T[:, None, :, None]
+            fixed_s = np.einsum("stn,nb->bst", sel_outcomes, W) / den.T[:, None, :]
+            for name, o in surface.items():  # rules fitted once per fold: paired with the model's draws
+                draws = np.einsum("stn,nb->bst", o, W) / den.T[:, None, :]
+                surf_reps[name] = surface_point[name] + (draws - draws.mean(0))
         layer_reps = stats.corrected_replicates(accuracy, fixed_l, refit_l, half_l[0], half_l[1])
         sel_reps = stats.corrected_replicates(selected, fixed_s, refit_s, half_s[0], half_s[1])
-        for name, outcomes in (surface or {}).items():
-            # rules fitted once per fold: only the sampling of the tested items varies (paired with the model's draws)
-            o = np.where(tested[None], outcomes, 0.0)
-            point = o.sum(2) / n_test[None]
-            with np.errstate(invalid="ignore", divide="ignore"):
-                draws = np.einsum("stn,nb->bst", o, W) / den.T[:, None, :]
-            surf_reps[name] = np.concatenate([point[None], point + (draws - draws.mean(0))])
+        if refit:
+            # refitted cosines shrink towards 0 (noisier means): the spread of the replicates, centred on the estimate
+            cosine[1:] = np.clip(cosine[:1] + cosine[1:] - cosine[1:].mean(0), -1, 1)
     oracle_reps = np.take_along_axis(layer_reps, np.broadcast_to(oracle_layer[None, ..., None], (B, S, S, 1)), 3)[..., 0]
-    if not surf_reps:
-        for name, outcomes in (surface or {}).items():
-            o = np.where(tested[None], outcomes, 0.0)
-            surf_reps[name] = (o.sum(2) / n_test[None])[None]
-    result = ConceptResult(
+    return ConceptResult(
         data.concept, data.languages, data.keys, method, scorer.final_vectors(),
         np.concatenate([accuracy[None], layer_reps]), np.concatenate([selected[None], sel_reps]),
-        np.concatenate([oracle[None], oracle_reps]), chosen, cosine, auc, correct, tested,
-        (data.tied & tested).sum(1), _chance(data, tested, chance_directions, seed), refit, surf_reps)
-    return result
+        np.concatenate([oracle[None], oracle_reps]), chosen, cosine, auc, outcomes, tested,
+        (data.tied & tested).sum(1), _chance(data, tested, chance_directions, seed), refit,
+        {name: np.concatenate([surface_point[name][None], surf_reps[name]]) for name in surface})
 
 
 def _halves(folds: np.ndarray, K: int) -> list[slice]:
@@ -243,8 +253,8 @@ def _spans(folds: np.ndarray, K: int) -> list[slice]:
     return spans
 
 
-def _fold_sums(x: np.ndarray, spans: list[slice]) -> np.ndarray:
-    """Sums over the item axis (1) within each fold: ``[T, N, ...] -> [T, K, ...]``."""
+def _run_sums(x: np.ndarray, spans: list[slice]) -> np.ndarray:
+    """Sums over the item axis (1) within each run of items: ``[T, N, ...] -> [T, len(spans), ...]``."""
     return np.stack([x[:, span].sum(1) for span in spans], 1)
 
 
@@ -260,12 +270,12 @@ def _auc(pos: np.ndarray, neg: np.ndarray, tested: np.ndarray) -> np.ndarray:
     """``[T, S]`` area under the ROC curve of positive against negative texts of each target's tested items,
     scored one by one (``pos``, ``neg``: ``[T, N, S]``): the share of (positive, negative) pairs of texts in
     which the positive scores higher, ties counting one half."""
-    w = tested.astype(np.float32)
-    both = w[:, :, None] * w[:, None, :]  # [T, N(pos), N(neg)]
-    higher = pos[:, :, None, :] > neg[:, None, :, :]  # [T, N, N, S]
-    equal = pos[:, :, None, :] == neg[:, None, :, :]
-    with np.errstate(invalid="ignore", divide="ignore"):
-        return np.einsum("tpn,tpns->ts", both, higher + 0.5 * equal) / both.sum((1, 2))[:, None]
+    out = np.full(tested.shape[:1] + pos.shape[2:], np.nan)
+    for t in range(len(tested)):  # one target at a time: [N, N, S] comparisons
+        p, q = pos[t, tested[t]], neg[t, tested[t]]
+        if len(p):
+            out[t] = outcome(p[:, None, :] - q[None, :, :]).mean((0, 1))
+    return out
 
 
 def _chance(data: ConceptData, tested: np.ndarray, directions: int, seed: int) -> np.ndarray:
@@ -284,8 +294,7 @@ def _chance(data: ConceptData, tested: np.ndarray, directions: int, seed: int) -
         for k in range(len(data.tested)):
             train = (data.folds >= 0) & (data.folds != k) & data.present[t]
             sign[k] = np.where(proj[train].sum(0) < 0, -1.0, 1.0)
-        won = (proj * sign[f]) > 0
-        out[t] = won[tested[t]].mean(0)
+        out[t] = outcome(proj * sign[f])[tested[t]].mean(0)
     return out
 
 
@@ -294,15 +303,14 @@ def cross_concept(vectors: dict[str, tuple[list[str], np.ndarray]], data: Concep
 
     ``vectors``: ``{concept A: (its languages, [S_A, L, D] vectors)}``. Returns ``[A, S, L]``: the share of
     this concept's items (all of them, present and not tied) whose difference projects positive on A's
-    vector of the same language (NaN where A lacks the language).
+    vector of the same language, a tie counting one half (NaN where A lacks the language).
     """
     S, N, L, D = data.pos.shape
     diffs = data.diffs
-    ok = data.present & ~data.tied & (data.folds >= 0)[None]
+    ok = data.present & (data.folds >= 0)[None]
     out = np.full((len(vectors), S, L), np.nan)
     for a, (langs, vecs) in enumerate(vectors.values()):
         for s, lang in enumerate(data.languages):
             if lang in langs:
-                won = np.einsum("nld,ld->nl", diffs[s, ok[s]], vecs[langs.index(lang)]) > 0
-                out[a, s] = won.mean(0)
+                out[a, s] = outcome(np.einsum("nld,ld->nl", diffs[s, ok[s]], vecs[langs.index(lang)])).mean(0)
     return out

@@ -9,7 +9,8 @@ import pandas as pd
 
 from xlc import data as D
 from xlc import metrics
-from xlc.runfolder import LEVEL, Run
+from xlc.runfolder import Run
+from xlc.stats import LEVEL
 
 
 def _langs(langs) -> str:

@@ -19,7 +19,8 @@ import pandas as pd
 from xlc import data as D
 from xlc import metrics, stats
 from xlc.errors import XlcError
-from xlc.runfolder import Run, interval
+from xlc.runfolder import Run
+from xlc.stats import interval
 
 LAYERS = ("selected", "oracle")
 
@@ -213,7 +214,7 @@ def transfer_stack(run: Run, concept: str | None, languages: list[str], concepts
     rec = recognition(run, cs)
     n = rec[rec.layer == 1].groupby("language").n_test.sum().reindex(languages).to_numpy(dtype=float)
     steps = ["selected", "oracle"] + [str(l) for l in range(1, run.num_layers + 1)]
-    return {"acc": acc, "mono": mono, "delta": acc - mono[:, None, :], "delta_lo": lo, "delta_hi": hi, "n_test": n,
+    return {"acc": acc, "mono": mono, "delta": stats.delta(acc), "delta_lo": lo, "delta_hi": hi, "n_test": n,
             "steps": steps}
 
 

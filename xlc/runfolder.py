@@ -13,7 +13,8 @@ Files (every one written atomically; ``run.json`` last, so a folder with ``run.j
 - ``cross_concept.csv``  concept (vector), pairs (whose pairs), language, layer, accuracy
 - ``split.json``  ``{concept: {"folds": [[keys], ...]}}`` or ``{concept: {"train": [...], "test": [...]}}``
 - ``vectors.safetensors``  ``"<concept>/<lang>"`` -> ``[L, D]`` concept vectors
-- ``outcomes.npz``  ``"<concept>/correct"`` ``[S, T, N, L]`` per-item outcomes, with languages and keys
+- ``outcomes.npz``  ``"<concept>/outcome"`` ``[S, T, N, L]`` per-item outcomes (1, 0.5 a tie, 0), with
+  languages, keys and the tested items
 - ``bootstrap.npz``  ``"<concept>/selected"``, ``"<concept>/oracle"`` ``[B, S, T]`` replicates, ``"<concept>/languages"``
 - ``run.json``  the :class:`RunRecord`
 """
@@ -34,7 +35,7 @@ from xlc.errors import XlcError
 from xlc.io import atomic_path, write_csv, write_json
 from xlc.reference import model_families
 
-FORMAT = 2  # 2: cross-validation, intervals, surface baselines (1: the paper's split only)
+FORMAT = 3  # 3: ties count one half; 2: cross-validation, intervals, surface baselines; 1: the paper's split only
 TABLES = ("transfer", "consistency", "baseline", "selected", "cross_concept")
 
 
@@ -114,24 +115,11 @@ class RunRecord:
         return cls(**{k: v for k, v in raw.items() if k in names})
 
 
-LEVEL = 0.95  # of every interval: percentile bootstrap
-
-
-def interval(replicates: np.ndarray, axis: int = 0) -> tuple[np.ndarray, np.ndarray]:
-    """The central 95% of the replicates along ``axis`` (NaN where there are none)."""
-    if replicates.shape[axis] == 0 or np.isnan(replicates).all():
-        nan = np.full(np.delete(replicates.shape, axis), np.nan)
-        return nan, nan
-    levels = [(1 - LEVEL) / 2, (1 + LEVEL) / 2]
-    # nanquantile is many times slower than quantile: only where some replicate is missing
-    q = np.nanquantile(replicates, levels, axis=axis) if np.isnan(replicates).any() else \
-        np.quantile(replicates, levels, axis=axis)
-    return q[0], q[1]
-
-
 def tables(results, cross: np.ndarray | None = None) -> dict[str, pd.DataFrame]:
     """The long tables of a run folder from :class:`xlc.analysis.ConceptResult` objects; ``cross``:
     ``{concept: [A, S, L]}`` from :func:`xlc.analysis.cross_concept` (A: every concept of the run, in order)."""
+    from xlc.stats import headline, interval
+
     frames = {k: [] for k in ("transfer", "consistency", "baseline", "selected", "cross_concept")}
     for r in results:
         S, T, L = r.accuracy.shape[1:]
@@ -153,7 +141,7 @@ def tables(results, cross: np.ndarray | None = None) -> dict[str, pd.DataFrame]:
             "accuracy": r.chance.mean(1).ravel() if r.chance.shape[1] else none,
             "accuracy_std": r.chance.std(1).ravel() if r.chance.shape[1] else none,
             "n_directions": r.chance.shape[1], "n_test": r.n_test[t_c]}))
-        frames["selected"].append(_selected(r))
+        frames["selected"].append(headline(r))
         if cross is not None and r.concept in cross:
             A = cross[r.concept]
             a_i, s_c, l_x = np.indices(A.shape).reshape(3, -1)
@@ -165,42 +153,6 @@ def tables(results, cross: np.ndarray | None = None) -> dict[str, pd.DataFrame]:
     columns = {"cross_concept": ["concept", "pairs", "language", "layer", "accuracy"]}
     return {k: pd.concat(v, ignore_index=True) if v else pd.DataFrame(columns=columns.get(k, []))
             for k, v in frames.items()}
-
-
-def _selected(r) -> pd.DataFrame:
-    """One row per (source, target) of a concept: the headline numbers."""
-    S, T = r.selected.shape[1:]
-    langs = np.array(r.languages)
-    s_i, t_i = np.indices((S, T)).reshape(2, -1)
-    sel, orc = r.selected, r.oracle
-    delta = sel - np.diagonal(sel, axis1=1, axis2=2)[:, None, :]  # Acc(s->t) - Acc(t), per replicate
-    out = {"concept": r.concept, "source": langs[s_i], "target": langs[t_i], "accuracy": sel[0].ravel()}
-    out["accuracy_lo"], out["accuracy_hi"] = (x.ravel() for x in interval(sel[1:]))
-    out["delta"] = delta[0].ravel()
-    out["delta_lo"], out["delta_hi"] = (x.ravel() for x in interval(delta[1:]))
-    with np.errstate(invalid="ignore"):
-        # share of replicates in which the transfer is not effective (Delta < 0)
-        out["p_not_effective"] = (delta[1:] < -1e-9).mean(0).ravel() if len(sel) > 1 else np.full(S * T, np.nan)
-    chosen = r.chosen
-    out["layers"] = [" ".join(str(int(x)) for x in chosen[s, t] if x) for s, t in zip(s_i, t_i)]
-    out["oracle_layer"] = r.accuracy[0].argmax(2).ravel() + 1
-    out["oracle_accuracy"] = orc[0].ravel()
-    out["oracle_lo"], out["oracle_hi"] = (x.ravel() for x in interval(orc[1:]))
-    out["n_test"] = r.n_test[t_i]
-    out["tied"] = r.tied[t_i]
-    if r.surface:
-        point = np.stack([r.surface[b][0] for b in r.surface])  # [baselines, S, T]
-        names = list(r.surface)
-        for b in names:
-            out[b] = r.surface[b][0].ravel()
-            out[f"{b}_lo"], out[f"{b}_hi"] = (x.ravel() for x in interval(r.surface[b][1:]))
-        which = point.argmax(0)  # the stronger baseline of each pair, fixed from the data as they are
-        best = np.take_along_axis(np.stack([r.surface[b] for b in names], 1), which[None, None], 1)[:, 0]
-        margin = sel - best  # [B1, S, T], paired: the same draws
-        out["surface_best"] = np.array(names)[which].ravel()
-        out["margin"] = margin[0].ravel()
-        out["margin_lo"], out["margin_hi"] = (x.ravel() for x in interval(margin[1:]))
-    return pd.DataFrame(out)
 
 
 def write(folder: str | Path, record: RunRecord, results: list, split: dict[str, D.Folds],
@@ -221,7 +173,7 @@ def write(folder: str | Path, record: RunRecord, results: list, split: dict[str,
         save_file(vectors, str(tmp))
     outcomes, replicates = {}, {}
     for r in results:
-        outcomes[f"{r.concept}/correct"] = r.correct.astype(np.uint8)
+        outcomes[f"{r.concept}/outcome"] = r.outcomes.astype(np.float16)  # 0, 0.5 or 1: exact
         outcomes[f"{r.concept}/tested"] = r.tested
         outcomes[f"{r.concept}/languages"] = replicates[f"{r.concept}/languages"] = np.array(r.languages)
         outcomes[f"{r.concept}/keys"] = np.array(r.keys)

@@ -40,9 +40,18 @@ def _by_fold(states: np.ndarray, fitted: np.ndarray, folds: np.ndarray) -> np.nd
     return out
 
 
-def _fold_sums(x: np.ndarray, weights: np.ndarray) -> np.ndarray:
+def _weighted_sums(x: np.ndarray, weights: np.ndarray) -> np.ndarray:
     """``x`` ``[S, N, D]`` summed over items with ``weights`` ``[N, K]``: ``[K, S, D]``."""
     return np.matmul(weights.T[None], x).transpose(1, 0, 2)
+
+
+def run_items(data) -> np.ndarray:
+    """``[N]`` the items the run's own vectors are fitted on: every used item under cross-validation, the
+    training items under the paper's split."""
+    used = data.folds >= 0
+    if data.tested.all():
+        return used
+    return used & ~data.tested[np.maximum(data.folds, 0)]
 
 
 class MeanDiffScorer:
@@ -56,12 +65,10 @@ class MeanDiffScorer:
         # training items of fold k's vectors: every used item of another fold
         self.train = ((f[:, None] != np.arange(K)[None, :]) & used[:, None]).astype(np.float32)  # [N, K]
         self.mask_out = ((f[:, None] != f[None, :]) & used[None, :] & used[:, None]).astype(np.float32)  # [N(j), N(i)]
-        tested = data.tested[np.maximum(f, 0)] & used
-        self.final = (used & ~tested) if not data.tested.all() else used  # the run's vectors: training items
-        self.diffs = data.diffs
+        self.final = run_items(data)
         # layer by layer, each layer one contiguous block: [L, S, N, D]
         self.by_layer = {name: np.ascontiguousarray(a.transpose(2, 0, 1, 3))
-                         for name, a in (("diffs", self.diffs), ("pos", data.pos), ("neg", data.neg))}
+                         for name, a in (("diffs", data.diffs), ("pos", data.pos), ("neg", data.neg))}
         self._out = None  # score buffer of the replicates, reused at every layer
 
     def _x(self, l: int) -> np.ndarray:
@@ -76,7 +83,7 @@ class MeanDiffScorer:
             # few weight vectors: form each fold's vectors, then project
             K = self.train.shape[1]
             w = (self.train[:, :, None] * weights[:, None, :]).reshape(N, K * B1)
-            fitted = _fold_sums(x, w).reshape(K, B1, S, D).transpose(0, 2, 3, 1)  # [K, S, D, B1]
+            fitted = _weighted_sums(x, w).reshape(K, B1, S, D).transpose(0, 2, 3, 1)  # [K, S, D, B1]
             return _by_fold(x, fitted, self.data.folds)
         # many: the Gram matrix once, times every replicate's weights (masked to the other folds)
         flat = x.reshape(S * N, D)
@@ -90,7 +97,7 @@ class MeanDiffScorer:
         """``[T, N, S, K]``: item j's score on the vectors fitted without its own fold and without fold k."""
         x = self._x(l)
         S, N, D = x.shape
-        per_fold = _fold_sums(x, (1 - self.train) * self.final[:, None])  # each fold's sum [K, S, D]
+        per_fold = _weighted_sums(x, (1 - self.train) * self.final[:, None])  # each fold's sum [K, S, D]
         total = per_fold.sum(0)
         K = len(per_fold)
         out = np.zeros((S, N, S, K), dtype=np.float32)
@@ -107,7 +114,7 @@ class MeanDiffScorer:
         d = self.data
         x = self._x(l)
         count = self.train.T @ (d.present & ~d.tied).T.astype(np.float32)  # [K, S] training pairs
-        fitted = _fold_sums(x, self.train) / np.maximum(count, 1)[:, :, None]
+        fitted = _weighted_sums(x, self.train) / np.maximum(count, 1)[:, :, None]
         return (_by_fold(self.by_layer["pos"][l], fitted, d.folds), _by_fold(self.by_layer["neg"][l], fitted, d.folds))
 
     def vectors(self, l: int, weights: np.ndarray) -> np.ndarray:
@@ -116,7 +123,7 @@ class MeanDiffScorer:
 
     def final_vectors(self) -> np.ndarray:
         n = np.maximum((self.data.present & self.final[None]).sum(1), 1)
-        return (np.einsum("snld,n->sld", self.diffs, self.final.astype(np.float32)) / n[:, None, None]).astype(np.float32)
+        return (np.einsum("snld,n->sld", self.data.diffs, self.final.astype(np.float32)) / n[:, None, None]).astype(np.float32)
 
 
 class FixedScorer:
@@ -127,8 +134,7 @@ class FixedScorer:
         self.data, self.method, self.seed = data, method, seed
         f, K = data.folds, len(data.tested)
         used = f >= 0
-        tested = data.tested[np.maximum(f, 0)] & used
-        self.final = (used & ~tested) if not data.tested.all() else used
+        self.final = run_items(data)
         self.fold = np.stack([self._fit(used & (f != k)) for k in range(K)])  # [K, S, L, D]
         self.pair = {}  # (k, m) -> vectors fitted without folds k and m
         if data.tested.all():
@@ -149,7 +155,7 @@ class FixedScorer:
 
     def outer(self, l: int, weights: np.ndarray) -> np.ndarray:
         scores = _by_fold(np.ascontiguousarray(self.data.diffs[:, :, l]), self.fold[:, :, l], self.data.folds)
-        return np.repeat(scores[..., None], weights.shape[1], axis=3)
+        return np.broadcast_to(scores[..., None], scores.shape + (weights.shape[1],))  # the same for every replicate
 
     def inner(self, l: int) -> np.ndarray:
         d = self.data

@@ -24,13 +24,35 @@ layer on the test items themselves; its interval is that of the accuracy at that
 from __future__ import annotations
 
 from fractions import Fraction
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
 
 from xlc import metrics
 from xlc.errors import XlcError
-from xlc.runfolder import Run, interval
+
+if TYPE_CHECKING:
+    from xlc.runfolder import Run
+
+LEVEL = 0.95  # of every interval: percentile bootstrap
+
+
+def interval(replicates: np.ndarray, axis: int = 0) -> tuple[np.ndarray, np.ndarray]:
+    """The central 95% of the replicates along ``axis`` (NaN where there are none)."""
+    if replicates.shape[axis] == 0 or np.isnan(replicates).all():
+        nan = np.full(np.delete(replicates.shape, axis), np.nan)
+        return nan, nan
+    levels = [(1 - LEVEL) / 2, (1 + LEVEL) / 2]
+    # nanquantile is many times slower than quantile: only where some replicate is missing
+    q = np.nanquantile(replicates, levels, axis=axis) if np.isnan(replicates).any() else \
+        np.quantile(replicates, levels, axis=axis)
+    return q[0], q[1]
+
+
+def delta(accuracy: np.ndarray) -> np.ndarray:
+    """Delta(s->t) = Acc(s->t) - Acc(t) for accuracies ``[..., S, T]`` (sources as rows)."""
+    return accuracy - np.diagonal(accuracy, axis1=-2, axis2=-1)[..., None, :]
 
 KINDS = {"selected": "accuracy", "oracle": "oracle_accuracy"}
 
@@ -55,6 +77,42 @@ def corrected_replicates(point: np.ndarray, fixed: np.ndarray, refit: np.ndarray
     scale = np.where(np.isfinite(scale), scale, 0.0)
     out = point[None] + (fixed - np.nanmean(fixed, 0)) + scale * (gap - np.nanmean(gap, 0))
     return np.clip(out, 0.0, 1.0).astype(np.float32)  # an accuracy
+
+
+def headline(r) -> pd.DataFrame:
+    """One row per (source, target) of a concept (an :class:`xlc.analysis.ConceptResult`): the headline
+    numbers of ``selected.csv`` with their intervals."""
+    S, T = r.selected.shape[1:]
+    langs = np.array(r.languages)
+    s_i, t_i = np.indices((S, T)).reshape(2, -1)
+    sel, orc = r.selected, r.oracle
+    d = delta(sel)  # per replicate
+    out = {"concept": r.concept, "source": langs[s_i], "target": langs[t_i], "accuracy": sel[0].ravel()}
+    out["accuracy_lo"], out["accuracy_hi"] = (x.ravel() for x in interval(sel[1:]))
+    out["delta"] = d[0].ravel()
+    out["delta_lo"], out["delta_hi"] = (x.ravel() for x in interval(d[1:]))
+    # share of replicates in which the transfer is not effective (Delta < 0): a share, not a p-value
+    out["p_not_effective"] = (d[1:] < -metrics.TOLERANCE).mean(0).ravel() if len(sel) > 1 else np.full(S * T, np.nan)
+    chosen = r.chosen
+    out["layers"] = [" ".join(str(int(x)) for x in chosen[s, t] if x) for s, t in zip(s_i, t_i)]
+    out["oracle_layer"] = r.accuracy[0].argmax(2).ravel() + 1
+    out["oracle_accuracy"] = orc[0].ravel()
+    out["oracle_lo"], out["oracle_hi"] = (x.ravel() for x in interval(orc[1:]))
+    out["n_test"] = r.n_test[t_i]
+    out["tied"] = r.tied[t_i]
+    if r.surface:
+        point = np.stack([r.surface[b][0] for b in r.surface])  # [baselines, S, T]
+        names = list(r.surface)
+        for b in names:
+            out[b] = r.surface[b][0].ravel()
+            out[f"{b}_lo"], out[f"{b}_hi"] = (x.ravel() for x in interval(r.surface[b][1:]))
+        which = point.argmax(0)  # the stronger baseline of each pair, fixed from the data as they are
+        best = np.take_along_axis(np.stack([r.surface[b] for b in names], 1), which[None, None], 1)[:, 0]
+        margin = sel - best  # [B1, S, T], paired: the same draws
+        out["surface_best"] = np.array(names)[which].ravel()
+        out["margin"] = margin[0].ravel()
+        out["margin_lo"], out["margin_hi"] = (x.ravel() for x in interval(margin[1:]))
+    return pd.DataFrame(out)
 
 
 def _check(kind: str) -> None:
@@ -118,8 +176,7 @@ def delta_table(run: Run, concepts: list[str], languages: list[str], kind: str =
     its interval, and ``p_not_effective`` (share of replicates with delta < 0)."""
     acc = point_matrix(run, concepts, languages, kind).to_numpy(dtype=float)
     reps = replicate_matrices(run, concepts, languages, kind)
-    d = acc - np.diag(acc)[None, :]
-    d_reps = reps - np.diagonal(reps, axis1=1, axis2=2)[:, None, :]
+    d, d_reps = delta(acc), delta(reps)
     lo, hi = interval(d_reps)
     with np.errstate(invalid="ignore"):
         p = (d_reps < -metrics.TOLERANCE).mean(0) if len(reps) else np.full(d.shape, np.nan)
@@ -135,8 +192,7 @@ def asymmetry(run: Run, concepts: list[str], languages: list[str], kind: str = "
     (twice the share of replicates on the other side of zero). One row per unordered pair a < b."""
     acc = point_matrix(run, concepts, languages, kind).to_numpy(dtype=float)
     reps = replicate_matrices(run, concepts, languages, kind)
-    d = acc - np.diag(acc)[None, :]
-    d_reps = reps - np.diagonal(reps, axis1=1, axis2=2)[:, None, :]
+    d, d_reps = delta(acc), delta(reps)
     rows = []
     for i in range(len(languages)):
         for j in range(i + 1, len(languages)):
