@@ -28,7 +28,8 @@ def edit(dataset, concept, lang, mutate):
 
 @pytest.mark.parametrize("case", ["malformed", "missing_field", "empty_field", "unknown_concept", "unknown_language",
                                   "missing_language_file", "no_model_path", "remote_code", "bad_split", "repeated_id",
-                                  "no_cuda", "bad_protocol_split"])
+                                  "no_cuda", "bad_protocol_split", "two_folds", "negative_chance", "repeated_language",
+                                  "all_collapsed", "no_training_items"])
 def test_bad_input_one_clear_line(case, dataset, tiny_dirs, tmp_path, capsys):
     out = tmp_path / "out"
     args = ["--data", str(dataset), "--model", str(tiny_dirs["llama"]), "--out", str(out)]
@@ -84,9 +85,30 @@ def test_bad_input_one_clear_line(case, dataset, tiny_dirs, tmp_path, capsys):
         expect = ["--device cuda", "no CUDA device", "--device cpu"]
     elif case == "bad_protocol_split":
         split = tmp_path / "split.json"
-        split.write_text('{"morality": {"folds": [["g0|00"], ["g0|00"]]}}')
+        split.write_text('{"morality": {"folds": [["g0|00"], ["g0|00"], ["g1|01"]]}}')
         args += ["--split", str(split)]
         expect = [str(split), "in two folds"]
+    elif case == "two_folds":
+        args += ["--folds", "2"]
+        expect = ["--folds 2", "at least 3 folds"]
+    elif case == "negative_chance":
+        args += ["--chance-directions", "-1"]
+        expect = ["--chance-directions"]
+    elif case == "repeated_language":
+        args += ["--langs", "en", "fr", "en"]
+        expect = ["--langs", "en given more than once"]
+    elif case == "all_collapsed":
+        path = edit(dataset, "morality", "fr", lambda r: [it.update(neg=it["pos"]) for g in r.values() for it in g.values()])
+        expect = [str(path), "no pair left"]
+    elif case == "no_training_items":
+        split = tmp_path / "split.json"  # French has only the items of the first fold
+        keys = [f"g{i % 3}|{i:02d}" for i in range(20)]
+        split.write_text(json.dumps({c: {"folds": [keys[:5], keys[5:12], keys[12:]]}
+                                     for c in ("morality", "deontology", "truthfulness")}))
+        path = edit(dataset, "morality", "fr", lambda r: [g.pop(k) for g in r.values() for k in list(g)
+                                                             if f"{k}" not in {x.split("|")[1] for x in keys[:5]}])
+        args += ["--split", str(split)]
+        expect = [str(path), "nothing is left to fit"]
     code, err = run_cli(args, capsys)
     assert code == 2
     assert len(err) == 1 and err[0].startswith("xlc: error: "), err

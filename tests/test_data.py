@@ -49,6 +49,8 @@ def test_folds_are_shared_seeded_balanced_and_cover_every_key():
     assert D.Folds.from_json(f.to_json()) == f
     with pytest.raises(XlcError, match="cannot be cut into 30 folds"):
         D.make_folds(keys, "fairness", 30)
+    with pytest.raises(XlcError, match="at least 3 folds"):
+        D.make_folds(keys, "fairness", 2)
 
 
 @pytest.mark.parametrize("content,message", [
@@ -84,15 +86,18 @@ def test_read_split_reads_both_protocols_and_rejects_overlap(tmp_path):
     p.write_text(json.dumps({"fairness": {"train": ["a|1", "a|2"], "test": ["a|2"]}}))
     with pytest.raises(XlcError, match="in two folds"):
         D.read_split(p)
-    p.write_text(json.dumps({"fairness": {"folds": [["a|1"], ["a|2", "a|1"]]}}))
+    p.write_text(json.dumps({"fairness": {"folds": [["a|1"], ["a|2", "a|1"], ["a|3"]]}}))
     with pytest.raises(XlcError, match="in two folds"):
         D.read_split(p)
-    p.write_text(json.dumps({"fairness": {"folds": [["a|1"], ["a|2"]]}, "morality": {"train": ["b"], "test": ["c"]}}))
+    p.write_text(json.dumps({"fairness": {"folds": [["a|1"], ["a|2"], ["a|3"]]},
+                             "morality": {"train": ["b"], "test": ["c"]}}))
     got = D.read_split(p)
     assert got["fairness"].protocol == "cv" and got["morality"] == D.Folds("paper", [["c"], ["b"]], [True, False])
-    p.write_text(json.dumps({"fairness": {"tests": []}}))
-    with pytest.raises(XlcError, match="not a split file"):
-        D.read_split(p)
+    for bad in ({"fairness": {"tests": []}}, {"fairness": {"folds": "abc"}}, {"fairness": {"folds": [["a"], ["b"]]}},
+                {"fairness": {"train": ["a"], "test": "b"}}, {"fairness": {"folds": [["a"], [1], ["c"]]}}):
+        p.write_text(json.dumps(bad))
+        with pytest.raises(XlcError, match="not a split file"):
+            D.read_split(p)
 
 
 def test_discover_and_language_order(tmp_path):

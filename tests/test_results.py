@@ -33,6 +33,17 @@ def test_read_names_the_missing_or_foreign_file(tmp_path):
         runfolder.read(folder)
 
 
+def test_damaged_tables_name_the_file(tmp_path):
+    folder = write_run(tmp_path / "r")
+    (folder / "selected.csv").write_bytes(b'a,b\n"unterminated')
+    (folder / "bootstrap.npz").write_bytes(b"PK\x03\x04 not a zip")
+    run = runfolder.read(folder)
+    with pytest.raises(XlcError, match="selected.csv: unreadable"):
+        run.selected
+    with pytest.raises(XlcError, match="bootstrap.npz: unreadable"):
+        run.replicates
+
+
 def test_the_record_round_trips_and_read_all_disambiguates_names(tmp_path):
     a, b = write_run(tmp_path / "x" / "m", family="bloomz"), write_run(tmp_path / "y" / "m")
     runs = runfolder.read_all([a, b])

@@ -51,7 +51,8 @@ def build_text(concept: str, item: dict, answer: str) -> str:
 class PairSet:
     """The pairs of one concept in one language, in file order, collapsed pairs removed.
 
-    ``pos[i]`` and ``neg[i]`` are the model inputs of item ``keys[i]``.
+    ``pos[i]`` and ``neg[i]`` are the model inputs of item ``keys[i]`` (with the scenario or question);
+    ``answers`` are the two sides alone (``(pos, neg)``), what differs within the pair.
     """
 
     concept: str
@@ -61,6 +62,7 @@ class PairSet:
     pos: list[str]
     neg: list[str]
     dropped: list[str] = field(default_factory=list)  # keys whose pos == neg
+    answers: tuple[list[str], list[str]] = field(default_factory=lambda: ([], []))
 
     def __len__(self) -> int:
         return len(self.keys)
@@ -92,7 +94,7 @@ def load_pairs(root: str | Path, concept: str, lang: str) -> PairSet:
     if not isinstance(data, dict) or not data:
         raise XlcError(f"{path}: expected a non-empty object {{group: {{id: item}}}}, got {type(data).__name__}")
     need = ["pos", "neg"] + ([EXTRA_FIELD[concept]] if concept in EXTRA_FIELD else [])
-    keys, pos, neg, dropped = [], [], [], []
+    keys, pos, neg, dropped, answers = [], [], [], [], ([], [])
     for group, items in data.items():
         if "|" in group:
             raise XlcError(f"{path}: group name {group!r} contains '|', which xlc uses to join group and id; rename it")
@@ -116,7 +118,11 @@ def load_pairs(root: str | Path, concept: str, lang: str) -> PairSet:
             keys.append(key)
             pos.append(build_text(concept, item, item["pos"]))
             neg.append(build_text(concept, item, item["neg"]))
-    return PairSet(concept, lang, path, keys, pos, neg, dropped)
+            answers[0].append(item["pos"])
+            answers[1].append(item["neg"])
+    if not keys:
+        raise XlcError(f"{path}: no pair left (every item has pos == neg); fix the file, or leave '{lang}' out with --langs")
+    return PairSet(concept, lang, path, keys, pos, neg, dropped, answers)
 
 
 class _Repeated(Exception):
@@ -183,10 +189,16 @@ class Folds:
 
     @classmethod
     def from_json(cls, raw: dict) -> Folds:
+        """Raises TypeError or KeyError on anything but lists of key strings."""
+        parts = raw["folds"] if "folds" in raw else [raw["test"], raw["train"]]
+        if not isinstance(parts, list) or not all(isinstance(p, list) and all(isinstance(k, str) for k in p)
+                                                  for p in parts):
+            raise TypeError("each fold (or train and test) must be a list of item keys")
         if "folds" in raw:
-            folds = [list(f) for f in raw["folds"]]
-            return cls("cv", folds, [True] * len(folds))
-        return cls("paper", [list(raw["test"]), list(raw["train"])], [True, False])
+            if len(parts) < 3:
+                raise TypeError("cross-validation needs at least 3 folds")
+            return cls("cv", parts, [True] * len(parts))
+        return cls("paper", parts, [True, False])
 
 
 def make_folds(keys, concept: str, k: int = 5, seed: int = 0) -> Folds:
@@ -196,8 +208,11 @@ def make_folds(keys, concept: str, k: int = 5, seed: int = 0) -> Folds:
     with the same keys, gets the same folds.
     """
     keys = sorted(set(keys))
-    if k < 2 or k > len(keys):
-        raise XlcError(f"{concept}: {len(keys)} items cannot be cut into {k} folds; use --folds between 2 and {len(keys)}")
+    if k < 3:
+        raise XlcError(f"--folds {k}: the layer is chosen by a cross-validation inside the training folds, which needs "
+                       "at least 3 folds; use --folds 3 or more (or --protocol paper)")
+    if k > len(keys):
+        raise XlcError(f"{concept}: {len(keys)} items cannot be cut into {k} folds; use --folds between 3 and {len(keys)}")
     order = np.random.default_rng([seed, zlib.crc32(concept.encode())]).permutation(len(keys))
     folds = [sorted(keys[i] for i in order[f::k]) for f in range(k)]
     return Folds("cv", folds, [True] * k)

@@ -44,6 +44,11 @@ FEATURES = {
 }
 
 
+def known(languages: list[str]) -> list[str]:
+    """The languages of ``languages`` that xlc has lang2vec codes and the paper's distances for (the study's 16)."""
+    return [l for l in languages if l in _paper()["languages"]]
+
+
 def iso639_3(lang: str) -> str:
     """The ISO 639-3 code lang2vec uses for one of the study's languages (``sw`` -> ``swh``)."""
     langs = _paper()["languages"]

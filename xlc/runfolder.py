@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import zipfile
 from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
@@ -196,7 +197,11 @@ class Run:
     record: RunRecord
 
     def _csv(self, name: str) -> pd.DataFrame:
-        return pd.read_csv(self.path / f"{name}.csv", keep_default_na=False, na_values=[""])
+        path = self.path / f"{name}.csv"
+        try:
+            return pd.read_csv(path, keep_default_na=False, na_values=[""])
+        except (OSError, ValueError) as e:  # pandas' parser errors are ValueErrors
+            raise XlcError(f"{path}: unreadable ({type(e).__name__}: {e}); the run folder is damaged, rerun 'xlc run'") from None
 
     @cached_property
     def transfer(self) -> pd.DataFrame:
@@ -222,11 +227,15 @@ class Run:
     def replicates(self) -> dict[str, dict[str, np.ndarray]]:
         """``{concept: {"selected": [B, S, T], "oracle": [B, S, T], "languages": [S]}}``."""
         out: dict[str, dict] = {}
-        with np.load(self.path / "bootstrap.npz", allow_pickle=False) as z:
-            for key in z.files:
-                concept, what = key.split("/", 1)
-                value = z[key]
-                out.setdefault(concept, {})[what] = [str(x) for x in value] if what == "languages" else value
+        path = self.path / "bootstrap.npz"
+        try:
+            with np.load(path, allow_pickle=False) as z:
+                for key in z.files:
+                    concept, what = key.split("/", 1)
+                    value = z[key]
+                    out.setdefault(concept, {})[what] = [str(x) for x in value] if what == "languages" else value
+        except (OSError, ValueError, EOFError, zipfile.BadZipFile) as e:  # a truncated or foreign file
+            raise XlcError(f"{path}: unreadable ({type(e).__name__}); the run folder is damaged, rerun 'xlc run'") from None
         return out
 
     def vectors(self, concept: str, language: str) -> np.ndarray:

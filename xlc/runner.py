@@ -67,6 +67,9 @@ def select(cfg: RunConfig, root: Path, fam: dict | None) -> tuple[list[str], dic
     excluded = set(fam["excluded_languages"]) if fam else set()
     langs_for = {}
     if cfg.langs:
+        repeated = sorted({l for l in cfg.langs if cfg.langs.count(l) > 1})
+        if repeated:
+            raise XlcError(f"--langs: {', '.join(repeated)} given more than once; name each language once")
         for l in cfg.langs:
             if l not in all_langs:
                 raise XlcError(f"unknown language {l!r} (--langs): no <concept>_{l}.json in {root}; "
@@ -194,8 +197,8 @@ def prepare(cfg: RunConfig) -> Plan:
         raise XlcError(f"--method {cfg.method}: use one of {', '.join(vectors.METHODS)}")
     if cfg.protocol not in D.PROTOCOLS:
         raise XlcError(f"--protocol {cfg.protocol}: use one of {', '.join(D.PROTOCOLS)}")
-    if cfg.bootstrap < 0 or cfg.batch_size < 1:
-        raise XlcError("--bootstrap must be at least 0 and --batch-size at least 1")
+    if cfg.bootstrap < 0 or cfg.chance_directions < 0 or cfg.batch_size < 1:
+        raise XlcError("--bootstrap and --chance-directions must be at least 0, --batch-size at least 1")
     root = Path(cfg.data) if cfg.data else D.bundled_root()
     family_name = models.family_of(cfg.model) if cfg.family == "auto" else cfg.family
     fam = models.family(family_name)
@@ -211,6 +214,13 @@ def prepare(cfg: RunConfig) -> Plan:
             (lambda keys, c: D.make_split(keys, c, cfg.test_size, cfg.seed))
         folds = {c: make({k for ps in pairs[c].values() for k in ps.keys}, c) for c in concepts}
     folds = {c: folds[c] for c in concepts}
+    for c in concepts:  # every fold a language tests must leave it items to train on
+        for ps in pairs[c].values():
+            where = folds[c].index(ps.keys)
+            for k, tested in enumerate(folds[c].tested):
+                if tested and not ((where >= 0) & (where != k)).any():
+                    raise XlcError(f"{ps.path}: every item in the split is in fold {k + 1}, so nothing is left to fit "
+                                   f"the vectors it is tested on; add items, use fewer --folds, or check --split")
     partial = {}
     for c in concepts:
         keysets = {l: set(ps.keys) for l, ps in pairs[c].items()}
@@ -290,10 +300,11 @@ def run(cfg: RunConfig) -> Path:
 
 
 def _aligned_texts(pairs: dict[str, D.PairSet], keys: list[str]) -> dict[str, tuple[list[str], list[str]]]:
-    """``{lang: (positives, negatives)}`` on the aligned items (empty strings where a language lacks one)."""
+    """``{lang: (positive answers, negative answers)}`` on the aligned items (empty strings where a language
+    lacks one): what differs within a pair, which the surface baselines read."""
     out = {}
     for lang, ps in pairs.items():
-        text = {k: (p, n) for k, p, n in zip(ps.keys, ps.pos, ps.neg)}
+        text = {k: (p, n) for k, p, n in zip(ps.keys, *ps.answers)}
         out[lang] = ([text.get(k, ("", ""))[0] for k in keys], [text.get(k, ("", ""))[1] for k in keys])
     return out
 

@@ -21,7 +21,7 @@ from __future__ import annotations
 import numpy as np
 
 BASELINES = ("length", "ngram")
-FORMAT = 1  # of the cached outcomes
+FORMAT = 2  # of the cached outcomes (2: the answers alone)
 
 
 def answers(item: dict) -> tuple[str, str]:
