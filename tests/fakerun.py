@@ -41,7 +41,8 @@ def write_run(folder: Path, langs=("en", "fr", "zh"), concepts=("morality", "fai
     record = runfolder.RunRecord(
         model=model, model_source="local", model_path=str(folder), num_layers=layers, hidden_size=dim,
         concepts=list(concepts), languages=languages, protocol=protocol, folds=len(split[concepts[0]].folds),
-        layer_choice="inner" if protocol == "cv" else "oracle", bootstrap=bootstrap, num_parameters=num_parameters,
+        layer_choice="inner" if protocol == "cv" else "oracle", test_size=0.25 if protocol == "paper" else None,
+        bootstrap=bootstrap, num_parameters=num_parameters,
         family=family, model_caveats=list(caveats), data="synthetic", data_hash="0" * 64,
         pairs={c: {l: items for l in languages[c]} for c in concepts}, timings={"total_s": 1.0},
         versions={"torch": "x", "transformers": "y"}, xlc_version="test")

@@ -52,6 +52,13 @@ def test_paper_protocol_matches_plain_reference(tiny_dirs, dataset, tmp_path):
     split = check(out, tiny_dirs["llama"], dataset, ["morality", "deontology", "truthfulness"], ["en", "fr", "zh"])
     for s in split.values():  # the paper's single split, shared by every language
         assert set(s) == {"train", "test"} and not set(s["train"]) & set(s["test"]) and len(s["test"]) == 4
+    assert record(out)["test_size"] == pytest.approx(4 / 20)  # the tested share, from the split
+    # the same split read back from the run folder gives the same numbers, and the record says where it came from
+    again = run(RunConfig(model=str(tiny_dirs["llama"]), data=str(dataset), out=str(tmp_path / "again"),
+                          split=str(out / "split.json"), progress=False, log=None, chance_directions=2, bootstrap=0))
+    assert record(again)["protocol"] == "paper" and record(again)["test_size"] == pytest.approx(4 / 20)
+    assert record(again)["split_from"] == str(out / "split.json")
+    pd.testing.assert_frame_equal(pd.read_csv(again / "transfer.csv"), pd.read_csv(out / "transfer.csv"))
 
 
 def test_items_missing_in_some_languages_match_the_reference(tiny_dirs, tmp_path):

@@ -31,7 +31,8 @@ def test_show_writes_no_script_source_and_a_stable_id():
 
 def test_transfer_heatmap_controls():
     stacks = {"run · mean": stack(["en", "fr", "zh"]), "run · morality": stack(["en", "fr", "zh", "sw"], seed=1)}
-    fig = plots.transfer_heatmap(stacks, "Δ", unseen=["sw"])
+    stacks["run · morality"]["unseen"] = ["sw"]  # each option stars its own run's unseen languages
+    fig = plots.transfer_heatmap(stacks, "Δ")
     assert len(fig.data) == 2 * 5  # (selected + oracle + 3 layers) per option
     assert [t.visible for t in fig.data].count(True) == 1 and fig.data[0].visible
     buttons = fig.layout.updatemenus[0].buttons

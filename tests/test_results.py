@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 from fakerun import write_run
 
-from xlc import metrics, results, runfolder
+from xlc import results, runfolder
 from xlc.errors import XlcError
 
 
@@ -39,9 +39,9 @@ def test_damaged_tables_name_the_file(tmp_path):
     (folder / "bootstrap.npz").write_bytes(b"PK\x03\x04 not a zip")
     run = runfolder.read(folder)
     with pytest.raises(XlcError, match="selected.csv: unreadable"):
-        run.selected
+        _ = run.selected
     with pytest.raises(XlcError, match="bootstrap.npz: unreadable"):
-        run.replicates
+        _ = run.replicates
 
 
 def test_the_record_round_trips_and_read_all_disambiguates_names(tmp_path):
@@ -109,7 +109,10 @@ def test_recognition_summary_has_intervals_and_baselines(run):
 def test_accuracy_matrix_selected_oracle_and_a_layer(run):
     langs = ["en", "fr", "zh"]
     oracle = results.accuracy_matrix(run, run.concepts, langs, "oracle")
-    assert np.allclose(oracle, metrics.accuracy_matrix(run.transfer, langs, run.concepts))
+    t = run.transfer  # the paper's best layer per (concept, source, target), then the mean over concepts
+    best = t.loc[t.groupby(["concept", "source", "target"]).accuracy.idxmax()]
+    want = best.groupby(["source", "target"]).accuracy.mean().unstack().reindex(index=langs, columns=langs)
+    assert np.allclose(oracle, want)
     sel = results.accuracy_matrix(run, run.concepts, langs)
     assert (oracle.to_numpy() >= sel.to_numpy() - 1e-9).all()
     m = results.accuracy_matrix(run, run.concepts, langs, 3)
@@ -123,7 +126,7 @@ def test_accuracy_matrix_selected_oracle_and_a_layer(run):
 def test_transfer_stack_steps_delta_and_intervals(run):
     langs = ["zh", "en", "fr"]
     s = results.transfer_stack(run, "morality", langs)
-    assert s["steps"] == ["selected", "oracle", "1", "2", "3"]
+    assert s["steps"] == ["selected", "oracle", "1", "2", "3"] and s["unseen"] == []
     assert s["acc"].shape == (5, 3, 3) and s["mono"].shape == (5, 3)
     assert np.allclose(s["delta"], s["acc"] - s["mono"][:, None, :])
     assert np.allclose(np.diagonal(s["delta"], axis1=1, axis2=2), 0)
@@ -136,6 +139,8 @@ def test_transfer_stack_steps_delta_and_intervals(run):
     assert list(s["n_test"]) == [20, 20, 20]
     mean = results.transfer_stack(run, None, langs, run.concepts)
     assert list(mean["n_test"]) == [40, 40, 40]  # summed over the two concepts
+    short = results.transfer_stack(run, "morality", langs, every_layer=False)
+    assert short["steps"] == ["selected", "oracle"] and np.allclose(short["acc"], s["acc"][:2], equal_nan=True)
 
 
 def test_cross_concept_matrix_has_each_concepts_own_recognition_on_the_diagonal(run):

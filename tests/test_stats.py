@@ -70,9 +70,16 @@ def test_table7_and_table8_intervals_hold_the_point_estimates(run):
     point = metrics.table7(stats.point_matrix(run, run.concepts, langs), langs)
     assert list(t7.percent) == [point[k] for k in metrics.TABLE7] and t7.attrs["n_pairs"] == 12
     assert (t7.lo <= t7.percent + 1e-9).all() and (t7.percent <= t7.hi + 1e-9).all() and (t7.hi > t7.lo).any()
+    d, lo, hi = t7.attrs["col1_minus_col3"]
+    assert d == pytest.approx(t7.percent["geq_and_transfer"] - t7.percent["lt_and_transfer"])
+    # paired: the interval of the difference, not the difference of the intervals
+    assert lo <= d + 1e-9 <= hi + 2e-9 and hi - lo < (t7.hi - t7.lo)["geq_and_transfer"] + (t7.hi - t7.lo)["lt_and_transfer"]
     t8 = stats.table8(run, run.concepts, langs)
     assert list(t8.index) == langs + ["avg"]
-    assert all(f.denominator in (1, 3) for f in t8.fraction.iloc[:-1])
+    assert list(t8.others.iloc[:-1]) == [3, 3, 3, 3] and t8.effective.iloc[:-1].between(0, 3).all()
+    assert np.allclose(t8.value.iloc[:-1], t8.effective.iloc[:-1].astype(float) / 3)
+    assert stats.fraction_text(t8.effective["en"], t8.others["en"]) == f"{t8.effective['en']}/3"
+    assert stats.fraction_text(t8.effective["avg"], t8.others["avg"]) == ""
     assert ((t8.lo <= t8.value + 1e-9) & (t8.value <= t8.hi + 1e-9)).all()
     oracle = stats.table8(run, run.concepts, langs, "oracle")
     assert (oracle.value >= 0).all()

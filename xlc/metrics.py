@@ -1,4 +1,4 @@
-"""The paper's aggregations of accuracies: best layers, the accuracy matrix, Delta, Tables 7 and 8.
+"""The paper's aggregations of accuracies: the mean over concepts, Tables 7 and 8.
 
 Matrices are DataFrames with source languages as rows and target languages as columns (S x T);
 arrays may carry leading axes (for instance bootstrap replicates ``[B, S, T]``). Accuracies are in [0, 1].
@@ -12,7 +12,6 @@ Transfer s->t is effective when Acc(s->t) >= Acc(t).
 from __future__ import annotations
 
 import math
-from fractions import Fraction
 
 import numpy as np
 import pandas as pd
@@ -21,14 +20,6 @@ import pandas as pd
 TOLERANCE = 1e-9
 TABLE7 = {"geq_and_transfer": "Acc(A) ≥ Acc(B), transfer A→B", "geq_and_no_transfer": "Acc(A) ≥ Acc(B), no transfer",
           "lt_and_transfer": "Acc(A) < Acc(B), transfer A→B", "lt_and_no_transfer": "Acc(A) < Acc(B), no transfer"}
-
-
-def best_layer(transfer_df: pd.DataFrame) -> pd.DataFrame:
-    """The paper's best layer per (concept, source, target), chosen on the test accuracy itself (an
-    oracle): the rows of ``transfer_df`` at that layer. Ties go to the lowest layer."""
-    df = transfer_df.sort_values(["concept", "source", "target", "accuracy", "layer"],
-                                 ascending=[True, True, True, False, True])
-    return df.drop_duplicates(["concept", "source", "target"]).reset_index(drop=True)
 
 
 def concept_mean(frame: pd.DataFrame, languages: list[str] | None = None, concepts: list[str] | None = None,
@@ -43,27 +34,6 @@ def concept_mean(frame: pd.DataFrame, languages: list[str] | None = None, concep
     if languages is not None:
         matrix = matrix.reindex(index=languages, columns=languages)
     return matrix
-
-
-def accuracy_matrix(transfer_df: pd.DataFrame, languages: list[str] | None = None,
-                    concepts: list[str] | None = None) -> pd.DataFrame:
-    """The paper's Acc(source->target): best layer per concept (oracle), then the mean over concepts."""
-    return concept_mean(best_layer(transfer_df), languages, concepts)
-
-
-def monolingual(matrix: pd.DataFrame) -> pd.Series:
-    """Acc(l) = Acc(l->l), from an accuracy matrix."""
-    langs = [l for l in matrix.index if l in matrix.columns]
-    return pd.Series({l: matrix.loc[l, l] for l in langs})
-
-
-def delta(matrix: pd.DataFrame) -> pd.DataFrame:
-    """Delta(s->t) = Acc(s->t) - Acc(t); transfer is effective where Delta >= 0."""
-    return matrix - monolingual(matrix).reindex(matrix.columns).to_numpy()[None, :]
-
-
-def effective(matrix: pd.DataFrame) -> pd.DataFrame:
-    return delta(matrix) >= -TOLERANCE
 
 
 def table7_counts(acc: np.ndarray) -> np.ndarray:
@@ -102,20 +72,21 @@ def table8_counts(acc: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return eff.sum(-2), off.sum(-2)
 
 
-def table8(matrix: pd.DataFrame, subset: list[str]) -> dict[str, Fraction]:
-    """Appendix H.3, Table 8: for each target in ``subset``, the exact fraction of the other
-    languages of the subset whose transfer to it is effective."""
+def table8(matrix: pd.DataFrame, subset: list[str]) -> dict[str, tuple[int, int]]:
+    """Appendix H.3, Table 8: for each target in ``subset``, ``(effective, others)``: how many of the other
+    languages of the subset transfer to it effectively, out of how many with a value. Kept as counts, never
+    reduced (3/6 is not 1/2: it says how coarse the share is)."""
     hits, n = table8_counts(matrix.reindex(index=subset, columns=subset).to_numpy(dtype=float))
-    return {t: Fraction(int(h), int(k)) if k else Fraction(0) for t, h, k in zip(subset, hits, n)}
+    return {t: (int(h), int(k)) for t, h, k in zip(subset, hits, n)}
 
 
-def truncate_percent(value: Fraction | float) -> int:
-    """Percent truncated toward zero, as the paper prints Table 8 (6/7 -> 85, 1/7 -> 14)."""
-    return int(math.floor(Fraction(value) * 100)) if isinstance(value, Fraction) else int(math.floor(value * 100 + 1e-9))
+def truncate_percent(hits: int, n: int) -> int:
+    """``hits / n`` in percent truncated toward zero, as the paper prints Table 8 (6/7 -> 85, 1/7 -> 14); 0 if n is 0."""
+    return 100 * hits // n if n else 0
 
 
-def table8_display(fractions: dict[str, Fraction]) -> dict[str, int]:
+def table8_display(counts: dict[str, tuple[int, int]]) -> dict[str, int]:
     """Table 8 as the paper prints it: truncated percentages, ``avg`` the truncated mean of those."""
-    row = {k: truncate_percent(v) for k, v in fractions.items()}
-    row["avg"] = int(math.floor(Fraction(sum(row.values()), len(row)))) if row else 0
+    row = {k: truncate_percent(*v) for k, v in counts.items()}
+    row["avg"] = sum(row.values()) // len(row) if row else 0
     return row

@@ -160,19 +160,19 @@ def size_scatter(summary: pd.DataFrame, title: str) -> go.Figure:
     return fig
 
 
-def transfer_heatmap(stacks: dict[str, dict], title: str, unseen=()) -> go.Figure:
+def transfer_heatmap(stacks: dict[str, dict], title: str) -> go.Figure:
     """Delta = Acc(s->t) - Acc(t) heatmaps, source x target, with a dropdown (run and concept) and a layer slider.
 
     ``stacks``: ``{option: {"languages": [S], **xlc.results.transfer_stack(...)}}`` (arrays ``acc``, ``delta``,
     ``delta_lo``, ``delta_hi`` ``[K, S, S]``, ``mono`` ``[K, S]``, ``n_test`` ``[S]``, ``steps``: K names, the
-    selected layer and the oracle first). Hovering a cell shows Acc(s->t), Acc(t), Delta and its interval,
-    and the test pairs of t; a cell whose interval lies above 0 is marked ▲, below 0 ▼. Languages in
-    ``unseen`` are starred.
+    per-pair layers first, ``unseen``: the languages the option's model never saw in pre-training). Hovering a cell
+    shows Acc(s->t), Acc(t), Delta and its interval, and the test pairs of t; a cell whose interval lies above 0
+    is marked ▲, below 0 ▼. Unseen languages are starred.
     """
     fig = go.Figure()
     owner = []  # (option index, slider step) of each trace
     for i, (name, s) in enumerate(stacks.items()):
-        labels = _labels(s["languages"], unseen)
+        labels = _labels(s["languages"], s.get("unseen", ()))
         S = len(labels)
         # one symmetric colour scale per option, over all its layers: runs differ in how far Δ goes
         span = float(max(np.nanmax(np.abs(s["delta"])) if np.isfinite(s["delta"]).any() else 0.1, 0.05))
@@ -204,8 +204,8 @@ def transfer_heatmap(stacks: dict[str, dict], title: str, unseen=()) -> go.Figur
     buttons = [dict(label=name, method="update",
                     args=[{"visible": [o == (i, 0) for o in owner]},
                           {"sliders": [sliders[i]], "title.text": f"{title}: {name}",
-                           "xaxis.categoryarray": _labels(s["languages"], unseen),
-                           "yaxis.categoryarray": _labels(s["languages"], unseen)}])
+                           "xaxis.categoryarray": _labels(s["languages"], s.get("unseen", ())),
+                           "yaxis.categoryarray": _labels(s["languages"], s.get("unseen", ()))}])
                for i, (name, s) in enumerate(stacks.items())]
     first, s0 = next(iter(stacks.items()))
     n = max(len(s["languages"]) for s in stacks.values())
@@ -213,9 +213,9 @@ def transfer_heatmap(stacks: dict[str, dict], title: str, unseen=()) -> go.Figur
         title=f"{title}: {first}", template=TEMPLATE, height=260 + 34 * max(n, 4), sliders=[sliders[0]],
         updatemenus=[dict(buttons=buttons, direction="down", x=1.0, xanchor="right", y=1.12, yanchor="top")],
         xaxis=dict(title="target language t", type="category", categoryorder="array",
-                   categoryarray=_labels(s0["languages"], unseen)),
+                   categoryarray=_labels(s0["languages"], s0.get("unseen", ()))),
         yaxis=dict(title="source language s", type="category", autorange="reversed", categoryorder="array",
-                   categoryarray=_labels(s0["languages"], unseen)))
+                   categoryarray=_labels(s0["languages"], s0.get("unseen", ()))))
     return fig
 
 

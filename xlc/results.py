@@ -142,19 +142,28 @@ def recognition_table(run: Run, concepts: list[str] | None = None, layer: int | 
 
 def recognition_summary(runs: list[Run], concepts: list[str] | None = None) -> pd.DataFrame:
     """One row per (run, language): recognition at the selected layer averaged over concepts with its
-    interval (from the run's replicates), the oracle mean, the chance level, the surface baselines, AUC."""
+    interval (from the run's replicates), the oracle mean, the chance level, AUC, and the surface baselines:
+    each one's mean, ``surface`` the mean of the stronger one per cell, ``cells`` the (concept, language)
+    cells and ``beats_surface`` how many of them have the model's paired margin over the stronger baseline
+    above 0 with its whole interval."""
     rows = []
     for run in runs:
         cs, langs = scope(run, concepts)
         cells = recognition_cells(run, cs)
         reps = stats.replicate_matrices(run, cs, langs, "selected")
         lo, hi = interval(np.diagonal(reps, axis1=1, axis2=2))
+        surface = [b for b in ("length", "ngram") if b in cells]
+        if surface:
+            cells = cells.assign(surface=cells[surface].max(axis=1), beats_surface=cells.margin_lo > 0)
         mean = cells.groupby("language").mean(numeric_only=True)
         for i, l in enumerate(langs):
             m = mean.loc[l]
+            extra = {b: m[b] for b in surface}
+            if surface:
+                mine = cells[cells.language == l]
+                extra |= {"surface": m.surface, "cells": len(mine), "beats_surface": int(mine.beats_surface.sum())}
             rows.append({"run": run.name, "language": l, "accuracy": m.accuracy, "lo": lo[i], "hi": hi[i],
-                         "oracle": m.oracle_accuracy, "chance": m.chance, "auc": m.auc,
-                         **{b: m[b] for b in ("length", "ngram") if b in m}})
+                         "oracle": m.oracle_accuracy, "chance": m.chance, "auc": m.auc, **extra})
     return pd.DataFrame(rows)
 
 
@@ -192,30 +201,39 @@ def accuracy_matrix(run: Run, concepts: list[str], languages: list[str], layer: 
     return metrics.concept_mean(t[t.layer == _layer(run, layer)], languages, concepts)
 
 
-def transfer_stack(run: Run, concept: str | None, languages: list[str], concepts: list[str] | None = None) -> dict:
+def layer_kinds(run: Run) -> list[tuple[str, str]]:
+    """The layers a run's tables are shown at, ``[(kind, label)]``: the layer chosen without peeking and the
+    paper's oracle; the oracle alone under the paper's split (where the two are the same)."""
+    oracle = ("oracle", "oracle layer, as the paper")
+    return [("selected", "layer chosen without peeking"), oracle] if run.record.layer_choice == "inner" else [oracle]
+
+
+def transfer_stack(run: Run, concept: str | None, languages: list[str], concepts: list[str] | None = None,
+                   every_layer: bool = True) -> dict:
     """Everything the transfer heatmap of one concept (or, with ``concept=None``, the mean over
     ``concepts``) shows, on ``languages`` in that order.
 
-    Returns ``{"acc": [L+2, S, T], "mono": [L+2, T], "delta": [L+2, S, T], "delta_lo", "delta_hi":
-    [L+2, S, T], "n_test": [T], "steps": [names]}``: index 0 is the selected layer, 1 the oracle layer
-    (both per pair), index l + 1 is layer l; intervals of Delta exist for the first two (NaN after).
+    Returns ``{"acc": [K, S, T], "mono": [K, T], "delta": [K, S, T], "delta_lo", "delta_hi": [K, S, T],
+    "n_test": [T], "steps": [K names], "unseen": [languages never seen in pre-training]}``: first the
+    per-pair layers of :func:`layer_kinds` (with intervals of Delta), then, with ``every_layer``, each
+    layer 1..L (no intervals: NaN).
     """
     cs = [concept] if concept else list(concepts)
-    mats = [accuracy_matrix(run, cs, languages, k) for k in LAYERS] + \
-           [accuracy_matrix(run, cs, languages, l) for l in range(1, run.num_layers + 1)]
-    acc = np.stack([m.to_numpy(dtype=float) for m in mats])
+    kinds = [k for k, _ in layer_kinds(run)]
+    steps = kinds + ([str(l) for l in range(1, run.num_layers + 1)] if every_layer else [])
+    acc = np.stack([accuracy_matrix(run, cs, languages, k if k in LAYERS else int(k)).to_numpy(dtype=float)
+                    for k in steps])
     mono = np.stack([np.diag(a) for a in acc])
     lo = np.full(acc.shape, np.nan)
     hi = np.full(acc.shape, np.nan)
-    for i, kind in enumerate(LAYERS):
+    for i, kind in enumerate(kinds):
         d = stats.delta_table(run, cs, languages, kind)
         lo[i] = d.delta_lo.to_numpy().reshape(len(languages), -1)
         hi[i] = d.delta_hi.to_numpy().reshape(len(languages), -1)
     rec = recognition(run, cs)
     n = rec[rec.layer == 1].groupby("language").n_test.sum().reindex(languages).to_numpy(dtype=float)
-    steps = ["selected", "oracle"] + [str(l) for l in range(1, run.num_layers + 1)]
     return {"acc": acc, "mono": mono, "delta": stats.delta(acc), "delta_lo": lo, "delta_hi": hi, "n_test": n,
-            "steps": steps}
+            "steps": steps, "unseen": unseen_languages(run, languages)}
 
 
 # ---- consistency ----

@@ -274,15 +274,19 @@ def run(cfg: RunConfig) -> Path:
     out = Path(cfg.out) if cfg.out else Path("results") / spec.slug
     used_files = [ps.path for c in plan.concepts for ps in plan.pairs[c].values()]
     first = results[0].vectors[0]
+    protocol = plan.folds[plan.concepts[0]].protocol
+    # the share of items tested under the paper's split, from the split itself (it may be read from a file)
+    sizes = [(len(f.folds[0]), sum(len(x) for x in f.folds)) for f in plan.folds.values()]
+    test_share = sum(t for t, _ in sizes) / max(sum(n for _, n in sizes), 1) if protocol == "paper" else None
     timings["total_s"] = time.perf_counter() - t0
     record = runfolder.RunRecord(
         model=spec.name, model_source=spec.source, model_path=str(spec.path), num_layers=int(first.shape[0]),
         hidden_size=int(first.shape[1]), concepts=plan.concepts, languages=plan.langs_for,
-        protocol=plan.folds[plan.concepts[0]].protocol, folds=len(plan.folds[plan.concepts[0]].folds),
-        layer_choice="inner" if plan.folds[plan.concepts[0]].protocol == "cv" else "oracle",
+        protocol=protocol, folds=len(plan.folds[plan.concepts[0]].folds),
+        layer_choice="inner" if protocol == "cv" else "oracle",
         bootstrap=cfg.bootstrap, bootstrap_refit=results[0].refit, method=cfg.method, token=plan.token,
         template=plan.template, template_name=plan.template_name, seed=cfg.seed,
-        test_size=cfg.test_size if cfg.protocol == "paper" and not cfg.split else None, split_from=cfg.split,
+        test_size=test_share, split_from=cfg.split,
         chance_directions=cfg.chance_directions, revision=spec.revision, model_identity=spec.identity,
         model_description=spec.entry.description if spec.entry else None,
         model_caveats=list(spec.entry.caveats) if spec.entry else [],

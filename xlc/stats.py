@@ -23,7 +23,6 @@ layer on the test items themselves; its interval is that of the accuracy at that
 
 from __future__ import annotations
 
-from fractions import Fraction
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -65,7 +64,7 @@ def corrected_replicates(point: np.ndarray, fixed: np.ndarray, refit: np.ndarray
     accuracies with the vectors refitted on the draw; ``half_a``, ``half_b``: the refitted accuracies on two
     disjoint halves of the tested items. Returns ``point + (fixed - mean) + lambda * ((refit - fixed) - mean)``
     with ``lambda = sqrt(max(cov(half_a, half_b), 0) / var(refit - fixed))`` per cell: the resampled
-    outcomes, plus the refit's extra variation scaled down to the vectors' part. Centred on ``point``, and
+    outcomes, plus the refit's extra variation scaled to the vectors' part. Centred on ``point``, and
     kept within [0, 1].
     """
     gap = refit - fixed
@@ -143,32 +142,41 @@ def replicate_matrices(run: Run, concepts: list[str], languages: list[str], kind
 
 def table7(run: Run, concepts: list[str], languages: list[str], kind: str = "selected") -> pd.DataFrame:
     """Table 7 (appendix H.1) with intervals: one row per column of the paper's table (:data:`xlc.metrics.TABLE7`),
-    columns ``percent``, ``lo``, ``hi``, ``count``; ``attrs["n_pairs"]`` the number of ordered pairs."""
+    columns ``percent``, ``lo``, ``hi``, ``count``. ``attrs``: ``n_pairs``, the number of ordered pairs, and
+    ``col1_minus_col3``, ``(difference, lo, hi)``: column 1 (the better-recognised language transfers) minus
+    column 3 (the worse one does), in percentage points, with its paired interval (the same replicates)."""
     point = metrics.table7(point_matrix(run, concepts, languages, kind), languages)
     counts = metrics.table7_counts(replicate_matrices(run, concepts, languages, kind))  # [B, 4]
-    n = np.maximum(counts.sum(1, keepdims=True), 1)
-    lo, hi = interval(100.0 * counts / n)
+    share = 100.0 * counts / np.maximum(counts.sum(1, keepdims=True), 1)
+    lo, hi = interval(share)
     out = pd.DataFrame({"percent": [point[k] for k in metrics.TABLE7], "lo": lo, "hi": hi,
                         "count": [point["counts"][k] for k in metrics.TABLE7]}, index=list(metrics.TABLE7))
     out.attrs["n_pairs"] = point["n_pairs"]
+    i1, i3 = list(metrics.TABLE7).index("geq_and_transfer"), list(metrics.TABLE7).index("lt_and_transfer")
+    d_lo, d_hi = interval(share[:, i1] - share[:, i3])
+    out.attrs["col1_minus_col3"] = (point["geq_and_transfer"] - point["lt_and_transfer"], float(d_lo), float(d_hi))
     return out
 
 
 def table8(run: Run, concepts: list[str], subset: list[str], kind: str = "selected") -> pd.DataFrame:
-    """Table 8 (appendix H.3) with intervals: per target of ``subset`` (and ``avg``), the fraction of the other
-    languages whose transfer to it is effective (``fraction``, exact), its interval (``lo``, ``hi``) and
-    the paper's printed form (``percent``, truncated)."""
-    fr = metrics.table8(point_matrix(run, concepts, subset, kind), subset)
+    """Table 8 (appendix H.3) with intervals: per target of ``subset`` (and ``avg``), how many of the other
+    languages transfer to it effectively (``effective``) out of how many (``others``), the share (``value``), its
+    interval (``lo``, ``hi``) and the paper's printed form (``percent``, truncated). ``avg`` is the mean share
+    (its counts are left empty)."""
+    counts = metrics.table8(point_matrix(run, concepts, subset, kind), subset)
     hits, n = metrics.table8_counts(replicate_matrices(run, concepts, subset, kind))  # [B, S]
     share = hits / np.maximum(n, 1)
     lo, hi = interval(share)
     avg_lo, avg_hi = interval(share.mean(1))
-    shown = metrics.table8_display(fr)
-    rows = [{"target": t, "fraction": fr[t], "value": float(fr[t]), "lo": lo[i], "hi": hi[i], "percent": shown[t]}
-            for i, t in enumerate(subset)]
-    mean = float(np.mean([float(v) for v in fr.values()])) if fr else float("nan")
-    rows.append({"target": "avg", "fraction": None, "value": mean, "lo": avg_lo, "hi": avg_hi, "percent": shown["avg"]})
-    return pd.DataFrame(rows).set_index("target")
+    shown = metrics.table8_display(counts)
+    rows = [{"target": t, "effective": h, "others": k, "value": h / k if k else np.nan, "lo": lo[i], "hi": hi[i],
+             "percent": shown[t]} for i, (t, (h, k)) in enumerate(counts.items())]
+    mean = float(np.nanmean([r["value"] for r in rows])) if rows else np.nan
+    rows.append({"target": "avg", "effective": pd.NA, "others": pd.NA, "value": mean, "lo": avg_lo, "hi": avg_hi,
+                 "percent": shown["avg"]})
+    out = pd.DataFrame(rows).set_index("target")
+    out[["effective", "others"]] = out[["effective", "others"]].astype("Int64")
+    return out
 
 
 def delta_table(run: Run, concepts: list[str], languages: list[str], kind: str = "selected") -> pd.DataFrame:
@@ -204,6 +212,6 @@ def asymmetry(run: Run, concepts: list[str], languages: list[str], kind: str = "
     return pd.DataFrame(rows)
 
 
-def fraction_text(value: Fraction | None) -> str:
-    return "" if value is None else f"{value.numerator}/{value.denominator}"
-
+def fraction_text(effective, others) -> str:
+    """``"3/7"``, or empty for a row without counts (Table 8's ``avg``)."""
+    return "" if pd.isna(effective) else f"{effective}/{others}"
