@@ -220,7 +220,7 @@ def cue_report(root: Path, concept: str, lang: str, classifiers: bool = True, fo
     if classifiers and len(items) >= folds:
         keys = [k for k, _ in items]
         assignment = D.make_folds(keys, concept, folds).index(keys)
-        figures = surface.file_figures(concept, [item for _, item in items], assignment)
+        figures = surface.file_figures(pos, neg, assignment)
         report.length_accuracy, report.ngram_accuracy = figures["length"], figures["ngram"]
     return report
 

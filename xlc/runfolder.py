@@ -121,7 +121,7 @@ def tables(results, cross: np.ndarray | None = None) -> dict[str, pd.DataFrame]:
     ``{concept: [A, S, L]}`` from :func:`xlc.analysis.cross_concept` (A: every concept of the run, in order)."""
     from xlc.stats import headline, interval
 
-    frames = {k: [] for k in ("transfer", "consistency", "baseline", "selected", "cross_concept")}
+    frames = {k: [] for k in TABLES}
     for r in results:
         S, T, L = r.accuracy.shape[1:]
         langs = np.array(r.languages)

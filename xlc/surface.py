@@ -24,11 +24,6 @@ BASELINES = ("length", "ngram")
 FORMAT = 2  # of the cached outcomes (2: the answers alone)
 
 
-def answers(item: dict) -> tuple[str, str]:
-    """The two texts that differ within an item: ``(pos, neg)``."""
-    return item["pos"], item["neg"]
-
-
 def pair_outcome(margin: np.ndarray) -> np.ndarray:
     """1 where the positive side wins, 0 where it loses, 0.5 for a tie."""
     return np.where(margin > 0, 1.0, np.where(margin < 0, 0.0, 0.5))
@@ -159,8 +154,6 @@ def outcomes(texts: dict[str, tuple[list[str], list[str]]], folds: np.ndarray, t
     return found
 
 
-def file_figures(concept: str, items: list[dict], folds: np.ndarray) -> dict:
-    """Length rule and n-gram accuracy of one file under cross-validation: ``{"length": acc, "ngram": acc}``."""
-    pos, neg = zip(*(answers(it) for it in items)) if items else ((), ())
-    return {b: float(cross_validated(list(pos), list(neg), folds, b).mean()) for b in BASELINES}
-
+def file_figures(pos: list[str], neg: list[str], folds: np.ndarray) -> dict:
+    """Length rule and n-gram accuracy of one file's answers under cross-validation: ``{"length": acc, "ngram": acc}``."""
+    return {b: float(cross_validated(pos, neg, folds, b).mean()) for b in BASELINES}
