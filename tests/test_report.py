@@ -75,4 +75,6 @@ def test_paper_protocol_is_labelled_as_the_oracle(tmp_path):
     s = results.transfer_stack(r, "morality", ["en", "fr", "zh"])
     assert s["steps"][:2] == ["oracle", "1"] and np.isfinite(s["delta_lo"][0]).all()
     assert "25% of the items tested" in report.protocol(r)  # from the split itself
-    assert report.control_text(r) == ""
+    assert report.control_text(r) == "" and not r.record.untrained
+    r.record.model_source = "random-init"  # the untrained control of an embedded model
+    assert r.record.untrained and "untrained control" in report.control_text(r)

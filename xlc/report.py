@@ -47,7 +47,7 @@ def headline_layer(runs: list[Run]) -> str:
 
 def control_text(run: Run) -> str:
     """A sentence for an untrained control run (empty for a trained model)."""
-    if run.record.model_source != "random-init":
+    if not run.record.untrained:
         return ""
     return (f" {run.name} is an untrained control (the same architecture with random weights): whatever it shows, "
             "the architecture and the text give without training, and a trained model showing no more is not evidence "

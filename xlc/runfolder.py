@@ -88,6 +88,11 @@ class RunRecord:
     format: int = FORMAT
 
     @property
+    def untrained(self) -> bool:
+        """An untrained control: a model's architecture with random weights."""
+        return self.model_source == "random-init"
+
+    @property
     def dropped_pair_count(self) -> int:
         return sum(len(v) for c in self.dropped_pairs.values() for v in c.values())
 
